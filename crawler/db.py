@@ -1,0 +1,306 @@
+"""The store: engine, sessions, migrations, and the queries the crawl loop needs.
+
+SQLite (a file, WAL, foreign keys on) is the default; any SQLAlchemy URL works,
+PostgreSQL (psycopg 3) for scale. Every write goes through `session_scope`, one
+transaction, so a killed run never leaves half a listing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler import models as m
+from crawler.config import Client, ConfigError
+
+DEFAULT_DB = "sqlite:///markwatch.db"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def database_url(value: str | None = None) -> str:
+    """The URL from --db or MARKWATCH_DB; a bare path means a SQLite file."""
+    value = value or os.environ.get("MARKWATCH_DB") or DEFAULT_DB
+    if "://" not in value:
+        value = f"sqlite:///{Path(value).expanduser()}"
+    try:
+        make_url(value)
+    except ArgumentError:
+        raise ConfigError(f"--db: expected a SQLAlchemy URL such as sqlite:///markwatch.db, got {value!r}") from None
+    return value
+
+
+def display_url(url: str) -> str:
+    """The URL with its password hidden, for logs and messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+@lru_cache(maxsize=16)
+def engine_for(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        if parsed.drivername == "postgresql":
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back on any error."""
+    session = sessionmaker(engine_for(url), expire_on_commit=False)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["url"] = url
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Create the schema or migrate it to the newest revision."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def ensure_schema(url: str) -> None:
+    """Migrate when the store is new or behind; cheap when it is current."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    with engine_for(url).connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        upgrade(url)
+
+
+# ---------------------------------------------------------------- listings
+
+
+def content_hash(fields: dict[str, Any]) -> str:
+    """A stable hash of what matching reads, to tell a changed listing from a repeat."""
+    keys = ("title", "description", "price", "currency", "seller_id", "seller_name", "image_urls")
+    data = {k: fields.get(k) for k in keys}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+@dataclass
+class UpsertResult:
+    listing: m.Listing
+    created: bool
+    changed: bool
+
+
+LISTING_FIELDS = (
+    "url", "title", "description", "price", "currency", "seller_id", "seller_name",
+    "store_url", "location", "sales", "is_ad", "image_urls",
+)
+
+
+def _insert_for(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def upsert_listing(
+    session: Session,
+    fields: dict[str, Any],
+    *,
+    run_id: int | None = None,
+    search_term: str | None = None,
+    page_url: str | None = None,
+    seen_at: dt.datetime | None = None,
+) -> UpsertResult:
+    """Insert or update a listing by (marketplace, listing_id) and record a sighting.
+
+    Uses the database's own upsert, so concurrent workers never create duplicates;
+    a listing seen twice in one run gets one sighting.
+    """
+    seen_at = seen_at or m.utcnow()
+    values = {k: fields.get(k) for k in LISTING_FIELDS}
+    values["is_ad"] = bool(values["is_ad"])
+    values["image_urls"] = list(values["image_urls"] or [])
+    digest = content_hash(values)
+    insert = _insert_for(session)
+    previous = session.execute(
+        select(m.Listing.id, m.Listing.content_hash).where(
+            m.Listing.marketplace == fields["marketplace"], m.Listing.listing_id == str(fields["listing_id"])
+        )
+    ).first()
+    stmt = insert(m.Listing).values(
+        marketplace=fields["marketplace"], listing_id=str(fields["listing_id"]), content_hash=digest,
+        first_seen=seen_at, last_seen=seen_at, status="active", **values,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["marketplace", "listing_id"],
+        set_={**values, "content_hash": digest, "last_seen": seen_at, "status": "active"},
+    )
+    session.execute(stmt)
+    listing = session.scalars(
+        select(m.Listing)
+        .where(m.Listing.marketplace == fields["marketplace"], m.Listing.listing_id == str(fields["listing_id"]))
+        .execution_options(populate_existing=True)
+    ).one()
+    sighting = insert(m.Sighting).values(
+        listing_pk=listing.id, run_id=run_id, seen_at=seen_at, price=values["price"],
+        currency=values["currency"], title=values["title"], search_term=search_term, page_url=page_url,
+    )
+    if run_id is not None:
+        sighting = sighting.on_conflict_do_nothing(index_elements=["listing_pk", "run_id"])
+    session.execute(sighting)
+    created = previous is None
+    return UpsertResult(listing, created, created or previous[1] != digest)
+
+
+def set_images(session: Session, listing: m.Listing, images: list[dict[str, Any]]) -> None:
+    """Record the listing's downloaded images (url, path, sha256, hashes, size or error)."""
+    known = {img.url: img for img in listing.images}
+    for position, info in enumerate(images):
+        row = known.get(info["url"])
+        if row is None:
+            row = m.ListingImage(url=info["url"])
+            listing.images.append(row)
+        row.position = position
+        for key in ("path", "sha256", "phash", "dhash", "width", "height", "error"):
+            if key in info:
+                setattr(row, key, info[key])
+
+
+def latest_assessment(session: Session, listing_pk: int) -> m.AssessmentRow | None:
+    return session.scalars(
+        select(m.AssessmentRow).where(m.AssessmentRow.listing_pk == listing_pk).order_by(m.AssessmentRow.id.desc())
+    ).first()
+
+
+def add_assessment(
+    session: Session, listing: m.Listing, assessment: Any, matching_version: str
+) -> m.AssessmentRow:
+    row = m.AssessmentRow(
+        listing_pk=listing.id, score=float(assessment.score), verdict=assessment.verdict,
+        mark_id=assessment.mark_id, product_id=getattr(assessment, "product_id", None),
+        signals=[s.to_json() for s in assessment.signals], matching_version=matching_version,
+        content_hash=listing.content_hash,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def needs_assessment(session: Session, listing: m.Listing, matching_version: str) -> bool:
+    """True when the listing was never assessed, changed since, or matching changed."""
+    last = latest_assessment(session, listing.id)
+    return last is None or last.content_hash != listing.content_hash or last.matching_version != matching_version
+
+
+def iter_listings_with_assessment(session: Session) -> Iterator[tuple[m.Listing, m.AssessmentRow | None]]:
+    """Every stored listing with its newest assessment, in id order (for export)."""
+    newest = (
+        select(m.AssessmentRow.listing_pk, func.max(m.AssessmentRow.id).label("aid"))
+        .group_by(m.AssessmentRow.listing_pk)
+        .subquery()
+    )
+    stmt = (
+        select(m.Listing, m.AssessmentRow)
+        .outerjoin(newest, newest.c.listing_pk == m.Listing.id)
+        .outerjoin(m.AssessmentRow, m.AssessmentRow.id == newest.c.aid)
+        .order_by(m.Listing.id)
+        .execution_options(yield_per=500)
+    )
+    for listing, assessment in session.execute(stmt):
+        yield listing, assessment
+
+
+# ---------------------------------------------------------------- marks and runs
+
+
+def sync_marks(session: Session, client: Client) -> None:
+    """Copy the client's marks and registrations into the store (cases refer to them)."""
+    for mark in client.marks:
+        row = session.get(m.MarkRow, mark.id) or m.MarkRow(id=mark.id)
+        row.type = mark.type.value
+        row.title = mark.title
+        row.owner = mark.owner or client.client.name
+        row.terms = list(mark.terms)
+        row.classes = list(mark.classes)
+        row.protect_until = mark.protect_until
+        row.registrations = [
+            m.RegistrationRow(
+                number=r.number, country=r.country, valid_from=r.valid_from, valid_until=r.valid_until,
+                certificate=str(r.certificate) if r.certificate else None,
+            )
+            for r in mark.registrations
+        ]
+        session.merge(row)
+
+
+def start_run(session: Session, marketplace: str, cycle: str | None = None) -> m.CrawlRun:
+    run = m.CrawlRun(marketplace=marketplace, cycle=cycle, status="running")
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(
+    session: Session, run_id: int, status: str, *, reason: str | None = None, pages: int = 0,
+    items: int = 0, errors: int = 0, stats: dict[str, Any] | None = None,
+) -> m.CrawlRun:
+    run = session.get(m.CrawlRun, run_id)
+    assert run is not None, run_id
+    run.status, run.reason = status, reason
+    run.pages, run.items, run.errors = pages, items, errors
+    run.stats = {k: v for k, v in (stats or {}).items() if isinstance(v, (int, float, str, bool))}
+    run.finished_at = m.utcnow()
+    return run
+
+
+def previous_runs(session: Session, marketplace: str, before_id: int, limit: int = 5) -> list[m.CrawlRun]:
+    return list(
+        session.scalars(
+            select(m.CrawlRun)
+            .where(m.CrawlRun.marketplace == marketplace, m.CrawlRun.id < before_id)
+            .order_by(m.CrawlRun.id.desc())
+            .limit(limit)
+        )
+    )
