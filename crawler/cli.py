@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from sqlalchemy.exc import OperationalError
 from rich.console import Console
 from rich.table import Table
 
@@ -131,6 +132,11 @@ def main() -> None:
         sys.exit(2)
     except ConfigError as exc:
         err_console.print(f"markwatch: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OperationalError as exc:
+        # The database cannot be reached or is locked: say which and why, in one line.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+        err_console.print(f"markwatch: database error: {reason}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

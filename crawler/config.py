@@ -177,14 +177,6 @@ class Mark(_Strict):
             raise ValueError("expected at least one of terms or images, so the mark can be matched")
         return self
 
-    @property
-    def all_terms(self) -> list[str]:
-        """The terms, with the title added when the client did not list it."""
-        terms = list(self.terms)
-        if self.title.casefold() not in {t.casefold() for t in terms}:
-            terms.insert(0, self.title)
-        return terms
-
 
 class Product(_Strict):
     id: str = Field(min_length=1)
@@ -431,6 +423,14 @@ def _describe(err: dict[str, Any]) -> str:
         return f"expected a mapping of keys, got {shown}"
     if kind == "string_type":
         return f"expected text, got {shown}"
+    limits = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in limits:
+        bound = next(iter((err.get("ctx") or {}).values()), "?")
+        return f"expected a number {limits[kind]} {bound}, got {shown}"
+    if kind == "string_pattern_mismatch":
+        return f"expected letters, digits, '_', '.' or '-' only (no spaces), got {shown}"
+    if kind == "too_short":
+        return f"expected at least {(err.get('ctx') or {}).get('min_length', 1)} item(s), got none"
     if kind == "enum" or kind == "literal_error":
         return f"{err['msg'].lower()}, got {shown}"
     msg = str(err["msg"])

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler import models as m
@@ -36,9 +36,11 @@ def database_url(value: str | None = None) -> str:
     if "://" not in value:
         value = f"sqlite:///{Path(value).expanduser()}"
     try:
-        make_url(value)
-    except ArgumentError:
-        raise ConfigError(f"--db: expected a SQLAlchemy URL such as sqlite:///markwatch.db, got {value!r}") from None
+        make_url(value).get_dialect()
+    except (ArgumentError, NoSuchModuleError):
+        raise ConfigError(
+            f"--db: expected a SQLAlchemy URL such as sqlite:///markwatch.db or postgresql://host/db, got {value!r}"
+        ) from None
     return value
 
 
@@ -258,21 +260,25 @@ def iter_listings_with_assessment(session: Session) -> Iterator[tuple[m.Listing,
 def sync_marks(session: Session, client: Client) -> None:
     """Copy the client's marks and registrations into the store (cases refer to them)."""
     for mark in client.marks:
-        row = session.get(m.MarkRow, mark.id) or m.MarkRow(id=mark.id)
+        row = session.get(m.MarkRow, mark.id)
+        if row is None:
+            row = m.MarkRow(id=mark.id)
+            session.add(row)
         row.type = mark.type.value
         row.title = mark.title
         row.owner = mark.owner or client.client.name
         row.terms = list(mark.terms)
         row.classes = list(mark.classes)
         row.protect_until = mark.protect_until
-        row.registrations = [
-            m.RegistrationRow(
-                number=r.number, country=r.country, valid_from=r.valid_from, valid_until=r.valid_until,
-                certificate=str(r.certificate) if r.certificate else None,
-            )
-            for r in mark.registrations
-        ]
-        session.merge(row)
+        existing = {(r.country, r.number): r for r in row.registrations}
+        wanted = []
+        for reg in mark.registrations:
+            r = existing.get((reg.country, reg.number)) or m.RegistrationRow(country=reg.country, number=reg.number)
+            r.valid_from, r.valid_until = reg.valid_from, reg.valid_until
+            r.certificate = str(reg.certificate) if reg.certificate else None
+            wanted.append(r)
+        row.registrations = wanted
+    session.flush()
 
 
 def start_run(session: Session, marketplace: str, cycle: str | None = None) -> m.CrawlRun:

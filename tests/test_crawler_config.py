@@ -1,0 +1,155 @@
+"""The client file: the demo loads, and broken files fail with one line naming the key."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crawler.config import ConfigError, load_client, redact
+from tests.conftest import DEMO_CONFIG, run_cli
+
+
+def test_demo_client_loads_with_paths_resolved():
+    client = load_client(DEMO_CONFIG)
+    assert client.client.name == "Lumora Audio Co., Ltd."
+    lumora = client.mark("lumora")
+    assert lumora.owner == client.client.name  # defaults to the client's name
+    assert "路莫拉" in lumora.terms
+    assert {r.country for r in lumora.registrations} == {"CN", "US"}
+    assert all(p.is_absolute() and p.is_file() for p in client.mark("lumora-logo").images)
+    assert client.products[1].currency == "CNY"
+    assert client.exchange_rates.to_base(100, "CNY") == pytest.approx(13.8)
+    assert client.is_authorized("taobao", None, "路莫拉官方旗舰店")
+    assert not client.is_authorized("dhgate", "1100200300")
+
+
+def test_check_prints_summary():
+    out = run_cli("check", "--config", str(DEMO_CONFIG))
+    assert out.returncode == 0, out.stderr
+    for text in ("Lumora Audio Co., Ltd.", "68120045", "CN (China)", "lumora-buds", "aliexpress", "valid today"):
+        assert text in out.stdout
+
+
+def test_check_redacts_alert_secrets(demo_dir: Path, monkeypatch):
+    data = yaml.safe_load((demo_dir / "markwatch.yaml").read_text())
+    data["alerts"] = [{"url": "mailtos://bob:hunter2secret@mail.example.com"}, {"url": "${SLACK_URL}"}]
+    (demo_dir / "markwatch.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
+    out = run_cli(
+        "check", "--config", str(demo_dir / "markwatch.yaml"),
+        env={"SLACK_URL": "slack://TOKENAAAA/TOKENBBBB/TOKENCCCCCCCC"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "hunter2secret" not in out.stdout and "TOKENBBBB" not in out.stdout
+    assert "mailtos://***@mail.example.com" in out.stdout
+
+
+def test_redact_masks_tokens_and_query_secrets():
+    assert "abc123secret" not in redact("json://host/path?token=abc123secret")
+    assert redact("slack://T1234567/B7654321/abcdefghijklmnop").startswith("slack://T1234567/")
+    assert "abcdefghijklmnop" not in redact("slack://T1234567/B7654321/abcdefghijklmnop")
+
+
+def _set(data: dict, path: str, value) -> None:
+    """Set (or with value=DELETE remove) a key given as 'marks.0.registrations.0.number'."""
+    parts = path.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node[int(part)] if part.isdigit() else node[part]
+    last = parts[-1]
+    if value is DELETE:
+        del node[int(last) if last.isdigit() else last]
+    elif last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+DELETE = object()
+
+# (case id, edits to the demo file, key path the error must name, words the reason must contain)
+BROKEN = [
+    ("unknown-top-key", [("marketplace", {})], "marketplace", "unknown key"),
+    ("unknown-mark-key", [("marks.0.term", ["x"])], "marks[0].term", "unknown key"),
+    ("missing-client-name", [("client.name", DELETE)], "client.name", "missing"),
+    ("no-marks", [("marks", [])], "marks", "at least 1 item"),
+    ("bad-date", [("marks.0.registrations.0.valid_until", "soon")], "marks[0].registrations[0].valid_until", "date"),
+    ("expired-before-valid", [("marks.0.registrations.0.valid_until", dt.date(2020, 1, 1))],
+     "marks[0].registrations[0]", "must be after valid_from"),
+    ("bad-country", [("marks.0.registrations.1.country", "XX")], "marks[0].registrations[1].country", "ISO 3166"),
+    ("missing-image", [("marks.1.images", ["marks/nope.png"])], "marks[1].images", "not found"),
+    ("duplicate-mark-id", [("marks.1.id", "lumora")], "marks[1].id", "duplicate mark id"),
+    ("unknown-mark-in-product", [("products.0.mark", "acme")], "products[0].mark", "mark ids"),
+    ("bad-currency", [("products.0.currency", "DOLLARS")], "products[0].currency", "ISO 4217"),
+    ("negative-msrp", [("products.0.msrp", -5)], "products[0].msrp", "> 0"),
+    ("msrp-not-number", [("products.0.msrp", "cheap")], "products[0].msrp", "number"),
+    ("bad-mark-type", [("marks.0.type", "brand")], "marks[0].type", "trademark"),
+    ("nice-class-out-of-range", [("marks.0.classes", [9, 46])], "marks[0].classes[1]", "<= 45"),
+    ("mark-without-terms-or-images", [("marks.1.images", [])], "marks[1]", "terms or images"),
+    ("seller-without-id-or-name", [("authorized_sellers.0.seller_id", DELETE)], "authorized_sellers[0]",
+     "seller_id or seller_name"),
+    ("bad-base-url", [("marketplaces.aliexpress.base_url", "ftp://x")], "marketplaces.aliexpress.base_url", "http"),
+    ("max-pages-zero", [("marketplaces.aliexpress.max_pages", 0)], "marketplaces.aliexpress.max_pages",
+     ">= 1"),
+    ("enabled-not-bool", [("marketplaces.taobao.enabled", "sometimes")], "marketplaces.taobao.enabled", "true or false"),
+    ("bad-min-verdict", [("alerts", [{"url": "json://localhost", "min_verdict": "maybe"}])], "alerts[0].min_verdict",
+     "counterfeit"),
+    ("alert-env-missing", [("alerts", [{"url": "${MARKWATCH_NOT_SET_ANYWHERE}"}])], "alerts[0].url",
+     "MARKWATCH_NOT_SET_ANYWHERE"),
+    ("rate-currency", [("exchange_rates.rates", {"BTCX": 1.0})], "exchange_rates.rates", "ISO 4217"),
+    ("rate-missing-for-product", [("exchange_rates.rates", {"EUR": 1.08})], "products[1].currency",
+     "expected a rate for CNY"),
+    ("thresholds-inverted", [("thresholds", {"counterfeit": 0.3, "review": 0.6})], "thresholds", "review <= counterfeit"),
+    ("missing-document", [("client.documents.business_license", "docs/missing.pdf")],
+     "client.documents.business_license", "not found"),
+    ("missing-certificate", [("marks.0.registrations.0.certificate", "docs/nope.pdf")],
+     "marks[0].registrations[0].certificate", "not found"),
+    ("marks-not-list", [("marks", "lumora")], "marks", "list"),
+    ("bad-mark-id", [("marks.0.id", "has space")], "marks[0].id", "no spaces"),
+]
+
+
+@pytest.mark.parametrize("case, edits, key, words", BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_client_file_one_line_exit_2(demo_dir: Path, tmp_path: Path, case, edits, key, words):
+    path = demo_dir / "markwatch.yaml"
+    data = yaml.safe_load(path.read_text())
+    for where, value in edits:
+        _set(data, where, value)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    with pytest.raises(ConfigError) as err:
+        load_client(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: {key}"), message
+    assert words.lower() in message.lower(), message
+    assert "\n" not in message
+    out = run_cli("check", "--config", str(path))
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0], out.stderr
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("client: [unclosed\n", "invalid YAML at line"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("", "expected a mapping"),
+        ("client:\n  name: X\nmarks:\n  - id: a\n    title: A\n    terms: [A]\n  bad indent\n", "invalid YAML"),
+    ],
+)
+def test_unparseable_files(tmp_path: Path, text: str, words: str):
+    path = tmp_path / "markwatch.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=words):
+        load_client(path)
+
+
+def test_missing_and_binary_files(tmp_path: Path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_client(tmp_path / "absent.yaml")
+    junk = tmp_path / "junk.yaml"
+    junk.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_client(junk)

@@ -1,0 +1,110 @@
+"""The store: migrations match the models, listings and sightings round-trip."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, inspect, select
+
+from crawler import db
+from crawler import models as m
+from crawler.config import load_client
+from matching.types import Assessment, Signal
+from tests.conftest import DEMO_CONFIG, run_cli
+
+
+def _listing(**over):
+    base = dict(
+        marketplace="aliexpress", listing_id="1005001", url="https://www.aliexpress.com/item/1005001.html",
+        title="Lumora Pods Pro 1:1", price=12.5, currency="USD", seller_id="2231", seller_name="Best Store",
+        image_urls=["https://img.example/1.jpg"],
+    )
+    return {**base, **over}
+
+
+def test_migration_creates_the_models_schema(db_url: str):
+    with db.engine_for(db_url).connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), m.Base.metadata)
+        assert diff == []
+        tables = set(inspect(conn).get_table_names())
+    assert {"listings", "sightings", "listing_images", "assessments", "cases", "case_events", "crawl_runs",
+            "outbox", "marks", "registrations", "evidence", "sellers"} <= tables
+
+
+def test_sqlite_pragmas(db_url: str):
+    with db.engine_for(db_url).connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_upsert_is_unique_and_records_each_sighting(db_url: str):
+    t0 = dt.datetime(2026, 1, 1, 12, 0)
+    with db.session_scope(db_url) as s:
+        run = db.start_run(s, "aliexpress")
+        first = db.upsert_listing(s, _listing(), run_id=run.id, seen_at=t0, search_term="lumora")
+        again = db.upsert_listing(s, _listing(), run_id=run.id, seen_at=t0)  # same run: no second sighting
+        assert first.created and first.changed and not again.created and not again.changed
+    with db.session_scope(db_url) as s:
+        run2 = db.start_run(s, "aliexpress")
+        later = db.upsert_listing(s, _listing(price=9.9), run_id=run2.id, seen_at=t0 + dt.timedelta(days=1))
+        assert not later.created and later.changed
+    with db.session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(m.Listing)) == 1
+        listing = s.scalars(select(m.Listing)).one()
+        assert [x.price for x in listing.sightings] == [12.5, 9.9]
+        assert listing.sightings[0].search_term == "lumora"
+        assert listing.first_seen == t0 and listing.last_seen == t0 + dt.timedelta(days=1)
+        assert listing.key == "aliexpress:1005001"
+
+
+def test_assessment_round_trip_and_needs_assessment(db_url: str):
+    with db.session_scope(db_url) as s:
+        listing = db.upsert_listing(s, _listing()).listing
+        assert db.needs_assessment(s, listing, "1")
+        a = Assessment("aliexpress:1005001", 0.93, "counterfeit", "lumora",
+                       [Signal("text", 0.9, "'Lumora' matches term 'Lumora'")])
+        db.add_assessment(s, listing, a, "1")
+        assert not db.needs_assessment(s, listing, "1")
+        assert db.needs_assessment(s, listing, "2")  # matching changed
+    with db.session_scope(db_url) as s:
+        listing = db.upsert_listing(s, _listing(title="changed")).listing
+        assert db.needs_assessment(s, listing, "1")
+        rows = list(db.iter_listings_with_assessment(s))
+        assert len(rows) == 1 and rows[0][1].verdict == "counterfeit"
+        assert rows[0][1].signals[0]["detail"].startswith("'Lumora'")
+
+
+def test_failed_transaction_leaves_nothing(db_url: str):
+    with pytest.raises(RuntimeError):
+        with db.session_scope(db_url) as s:
+            db.upsert_listing(s, _listing())
+            raise RuntimeError("killed mid-write")
+    with db.session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(m.Listing)) == 0
+        assert s.scalar(select(func.count()).select_from(m.Sighting)) == 0
+
+
+def test_images_and_marks_sync(db_url: str):
+    client = load_client(DEMO_CONFIG)
+    with db.session_scope(db_url) as s:
+        db.sync_marks(s, client)
+        listing = db.upsert_listing(s, _listing()).listing
+        db.set_images(s, listing, [{"url": "https://img.example/1.jpg", "sha256": "ab" * 32, "phash": "ff00ff00ff00ff00"}])
+    with db.session_scope(db_url) as s:
+        db.sync_marks(s, client)  # idempotent
+        mark = s.get(m.MarkRow, "lumora")
+        assert mark.owner == "Lumora Audio Co., Ltd." and {r.country for r in mark.registrations} == {"CN", "US"}
+        img = s.scalars(select(m.ListingImage)).one()
+        assert img.phash == "ff00ff00ff00ff00" and img.listing.listing_id == "1005001"
+
+
+def test_db_upgrade_command_and_bad_url(tmp_path):
+    target = tmp_path / "new.db"
+    out = run_cli("db", "upgrade", "--db", str(target))
+    assert out.returncode == 0, out.stderr
+    assert target.exists()
+    out = run_cli("db", "upgrade", "--db", "notadb://")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
