@@ -109,6 +109,51 @@ def check(config: ConfigOpt) -> None:
     )
 
 
+@app.command()
+def score(
+    config: ConfigOpt,
+    listings: Annotated[Path, typer.Option("--listings", "-l", help="Listings to score, one JSON object a line.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the scores (JSON Lines).")],
+    workers: Annotated[int, typer.Option(help="Worker processes; 0 uses every core.")] = 0,
+    images: Annotated[bool, typer.Option("--images/--no-images", help="Compare listing photos too.")] = True,
+) -> None:
+    """Score listings from a JSON Lines file against the client's marks, without crawling.
+
+    Writes one line per listing, in input order: id, score in [0, 1], verdict
+    (counterfeit, review, clear), mark_id and the signals with their evidence. A bad
+    input line is reported with its line number on stderr and skipped.
+
+    Example: markwatch score --config markwatch.yaml --listings listings.jsonl --out scores.jsonl
+    """
+    from matching.batch import InputError, check_input, score_file
+    from matching.score import Matcher
+
+    client = load(config)
+    try:
+        check_input(listings)
+    except InputError as exc:
+        fail(str(exc))
+    if not out.parent.exists():
+        fail(f"{out}: the folder {out.parent} does not exist")
+    tmp = out.with_name(out.name + ".partial")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            stats = score_file(
+                config, listings, fh, workers=workers, images=images,
+                warn=lambda m: err_console.print(f"markwatch: {m}", markup=False, highlight=False, soft_wrap=True),
+                matcher=Matcher(client, images=images),
+            )
+    except InputError as exc:
+        tmp.unlink(missing_ok=True)
+        fail(str(exc))
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        fail(f"{out}: cannot write ({exc.strerror or exc})")
+    tmp.replace(out)
+    bad = f", {stats.bad} bad lines skipped" if stats.bad else ""
+    err_console.print(f"{stats.scored} listings scored to {out}{bad}", markup=False, highlight=False)
+
+
 @db_app.command("upgrade")
 def db_upgrade(db: DbOpt = None) -> None:
     """Create the store or bring its schema up to date (Alembic migrations).
@@ -120,6 +165,864 @@ def db_upgrade(db: DbOpt = None) -> None:
     url = storage.database_url(db)
     storage.upgrade(url)
     console.print(f"Schema up to date at {storage.display_url(url)}", markup=False, highlight=False)
+
+
+def _say(message: str) -> None:
+    """Progress: rich on a terminal, plain log lines otherwise (cron, files)."""
+    if console.is_terminal:
+        console.print(f"[dim]{dt.datetime.now():%H:%M:%S}[/dim] {message}", highlight=False)
+    else:
+        print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} {message}", flush=True)
+
+
+def _print_cycle(report: object) -> None:
+    table = Table(title=f"Cycle {report.cycle}")
+    for col in ("marketplace", "status", "pages", "listings", "counterfeit", "review", "errors", "reason"):
+        table.add_column(col)
+    for mr in report.markets:
+        colour = {"ok": "green", "blocked": "yellow"}.get(mr.status, "red")
+        table.add_row(
+            mr.marketplace, f"[{colour}]{mr.status}[/{colour}]", str(mr.pages), str(mr.items),
+            str(mr.verdicts.get("counterfeit", 0)), str(mr.verdicts.get("review", 0)), str(mr.errors),
+            mr.reason or "",
+        )
+    console.print(table)
+    console.print(
+        f"New counterfeit hits: {len(report.new_hits)}; to review: {report.review_count}; "
+        f"relists: {report.relists}; evidence captured: {report.evidence_captured}; "
+        f"alerts sent: {report.alerts_sent}, pending: {report.alerts_pending}",
+        highlight=False,
+    )
+    for event in report.health:
+        console.print(f"[yellow]health[/yellow] {event['marketplace']}: {event['kind']} {event['detail']}")
+    for problem in report.evidence_failed:
+        console.print(f"[yellow]evidence not captured[/yellow] {problem}", highlight=False)
+
+
+@app.command()
+def run(
+    config: ConfigOpt,
+    db: DbOpt = None,
+    marketplace: Annotated[
+        Optional[list[str]], typer.Option("--marketplace", "-m", help="Only this marketplace (repeatable).")
+    ] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Images and evidence; default beside the SQLite file.")] = None,
+    evidence: Annotated[bool, typer.Option(help="Capture screenshots of new counterfeit hits.")] = True,
+    alerts: Annotated[bool, typer.Option(help="Queue and send alerts at the end.")] = True,
+) -> None:
+    """Run one monitoring cycle: crawl, store, assess, take in hits, send alerts.
+
+    Exit status 0 when every marketplace crawled, 1 when one was blocked or failed
+    (or another cycle holds the lock), 2 for a bad client file.
+
+    Example: markwatch run --config markwatch.yaml --db sqlite:///markwatch.db
+    """
+    from crawler import db as storage
+    from crawler.monitor import CycleLocked, run_cycle
+
+    client = load(config)
+    url = storage.database_url(db)
+    try:
+        report = run_cycle(
+            client, url, marketplaces=marketplace, data_dir=data_dir, evidence=evidence,
+            send_alerts=alerts, progress=_say,
+        )
+    except CycleLocked as exc:
+        err_console.print(f"markwatch: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except ValueError as exc:
+        fail(str(exc))
+    _print_cycle(report)
+    if not report.ok:
+        bad = [f"{mr.marketplace} {mr.status}" for mr in report.markets if mr.status != "ok"]
+        err_console.print("markwatch: not every marketplace crawled: " + ", ".join(bad), highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def daemon(
+    config: ConfigOpt,
+    db: DbOpt = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Images and evidence; default beside the SQLite file.")] = None,
+    interval_hours: Annotated[
+        Optional[float], typer.Option(help="Override every marketplace's interval_hours.")
+    ] = None,
+) -> None:
+    """Keep monitoring: crawl each marketplace on its interval until SIGTERM.
+
+    Each crawl runs in its own process; SIGTERM lets the current work finish.
+
+    Example: markwatch daemon --config markwatch.yaml --db sqlite:///markwatch.db
+    """
+    from crawler import db as storage
+    from crawler.monitor import run_daemon
+
+    client = load(config)
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    cycles = run_daemon(
+        client, url, data_dir=str(data_dir) if data_dir else None, default_interval_hours=interval_hours,
+        progress=_say,
+    )
+    _say(f"daemon stopped after {cycles} cycle(s)")
+
+
+@app.command()
+def export(
+    db: DbOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="JSON Lines file; default standard output.")] = None,
+) -> None:
+    """Write every stored listing with its latest assessment as JSON Lines.
+
+    Example: markwatch export --db sqlite:///markwatch.db --out listings.jsonl
+    """
+    from crawler import db as storage
+    from crawler.exports import export_jsonl
+
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    if out is None:
+        export_jsonl(url, sys.stdout)
+        return
+    tmp = out.with_name(out.name + ".partial")
+    with tmp.open("w", encoding="utf-8") as fh:
+        count = export_jsonl(url, fh)
+    tmp.replace(out)
+    err_console.print(f"{count} listings written to {out}", highlight=False)
+
+
+@app.command()
+def rescore(
+    config: ConfigOpt,
+    db: DbOpt = None,
+    all_listings: Annotated[bool, typer.Option("--all", help="Assess every listing, not only those out of date.")] = False,
+) -> None:
+    """Run matching again over stored listings, without crawling.
+
+    For after marks, products, sellers or thresholds changed. Listings whose newest
+    assessment used the current matcher and client file are skipped unless --all.
+
+    Example: markwatch rescore --config markwatch.yaml --db sqlite:///markwatch.db
+    """
+    from crawler import db as storage
+    from crawler.monitor import rescore_store
+
+    client = load(config)
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    counts = rescore_store(client, url, everything=all_listings)
+    console.print(
+        f"Assessed {counts['assessed']} of {counts['listings']} listings: "
+        f"{counts['counterfeit']} counterfeit, {counts['review']} review, {counts['clear']} clear; "
+        f"{counts['changed']} changed verdict.",
+        highlight=False,
+    )
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo store and report.")] = Path("demo-output"),
+) -> None:
+    """Run one full cycle for the demo brand against the bundled offline marketplace.
+
+    Starts a local marketplace (real page formats, counterfeit and genuine listings of
+    the demo brand), crawls it into a fresh SQLite store under OUT and writes an HTML
+    report there.
+
+    Example: markwatch demo --out demo-output
+    """
+    from crawler.demo import run_demo
+
+    run_demo(out, progress=_say, show=_print_cycle)
+
+
+alerts_app = typer.Typer(help="Alerts: test targets, flush the outbox, list queued alerts.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+def _alert_targets(config: Optional[Path]) -> tuple[Optional[Client], list]:
+    from alerts.targets import load_targets
+
+    client = load(config) if config is not None else None
+    return client, load_targets(client)
+
+
+@alerts_app.command("test")
+def alerts_test(config: ConfigOpt) -> None:
+    """Send a test message to every alert target and say which worked.
+
+    Targets come from the client file's alerts: list, MARKWATCH_ALERT_URLS and the
+    apprise config file named by MARKWATCH_APPRISE_CONFIG. Exit status 1 when no
+    target worked.
+
+    Example: markwatch alerts test --config markwatch.yaml
+    """
+    import alerts
+
+    _, targets = _alert_targets(config)
+    if not targets:
+        fail(f"{config}: alerts: no targets; add an apprise URL under alerts: or set MARKWATCH_ALERT_URLS")
+    worked = 0
+    for target, ok, error in alerts.send_test(targets):
+        worked += ok
+        state = "ok" if ok else f"FAILED: {error}"
+        tags = ",".join(sorted(target.tags)) or "all alerts"
+        console.print(f"{target.display}  [{tags}]  ({target.source})  {state}", markup=False, highlight=False)
+    if not worked:
+        err_console.print("markwatch: no target accepted the test message", markup=False, highlight=False)
+        raise typer.Exit(1)
+    console.print(f"{worked} of {len(targets)} target(s) worked", markup=False, highlight=False)
+
+
+@alerts_app.command("flush")
+def alerts_flush(
+    config: Annotated[
+        Optional[Path], typer.Option("--config", "-c", help="The client file (markwatch.yaml) with alerts: targets.")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Send the queued alerts that are due; failed sends stay queued with a back-off.
+
+    Example: markwatch alerts flush --config markwatch.yaml --db sqlite:///markwatch.db
+    """
+    from alerts.outbox import flush
+    from crawler import db as storage
+
+    client, targets = _alert_targets(config)
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    result = flush(url, client, targets=targets)
+    for error in result.errors:
+        err_console.print(f"markwatch: not delivered: {error}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"sent {result.sent}, failed {result.failed}, pending {result.pending} ({result.messages} message(s))",
+        markup=False, highlight=False,
+    )
+    if result.unrouted:
+        hint = "" if config is not None else "; pass --config so the client file's targets are known"
+        console.print(f"{result.unrouted} pending alert(s) wait for targets not configured here{hint}",
+                      markup=False, highlight=False)
+
+
+def _fanned(payload: Optional[dict]) -> str:
+    went = (payload or {}).get("fanned_out_to")
+    return f"-> {len(went)} target(s)" if went is not None else "all matching targets"
+
+
+@alerts_app.command("list")
+def alerts_list(
+    status: Annotated[
+        Optional[str], typer.Option("--status", help="Only alerts in this state: pending, sending, sent or failed.")
+    ] = None,
+    db: DbOpt = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 100,
+) -> None:
+    """List queued and sent alerts, newest first.
+
+    Example: markwatch alerts list --status pending --db sqlite:///markwatch.db
+    """
+    from alerts.outbox import STATUSES, counts, list_alerts
+    from crawler import db as storage
+
+    if status is not None and status not in STATUSES:
+        fail(f"--status: expected one of {', '.join(STATUSES)}, got {status!r}")
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    with storage.session_scope(url) as session:
+        rows = list_alerts(session, status, limit)
+        totals = counts(session)
+        table = Table(title="Alert outbox")
+        for col in ("id", "status", "kind", "attempts", "next attempt / sent (UTC)", "target", "title", "last error"):
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            when = row.sent_at if row.status == "sent" else row.next_attempt_at
+            table.add_row(
+                str(row.id), row.status, row.kind, str(row.attempts),
+                when.strftime("%Y-%m-%d %H:%M") if when else "-",
+                str((row.payload or {}).get("target_display") or _fanned(row.payload)), row.title, row.last_error or "",
+            )
+    console.print(table)
+    console.print(
+        ", ".join(f"{s} {totals.get(s, 0)}" for s in STATUSES), markup=False, highlight=False
+    )
+
+
+# ---------------------------------------------------------------- takedown cases
+
+calendar_app = typer.Typer(
+    help="Working-day calendars per country (China: public holidays and adjusted working days).",
+    no_args_is_help=True,
+)
+app.add_typer(calendar_app, name="calendar")
+takedown_app = typer.Typer(help="Takedown complaint packages and reporter accuracy.", no_args_is_help=True)
+app.add_typer(takedown_app, name="takedown")
+
+CASE_ACTIONS = {
+    "confirm": "confirmed", "dismiss": "dismissed", "submit": "submitted", "reject": "rejected",
+    "notify": "seller_notified", "await": "awaiting_response", "removed": "removed",
+    "cross-complaint": "cross_complaint", "dispute": "dispute", "reinstated": "reinstated",
+    "escalate": "escalated",
+}
+CASE_OTHER_ACTIONS = ("relisted", "note", "test-buy", "show")
+
+
+def _takedown_call(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Run a takedown function; its errors become one-line usage errors (exit 2)."""
+    from crawler.takedown.deadlines import TakedownError
+
+    try:
+        return fn(*args, **kwargs)
+    except TakedownError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _iso_date(value: str, what: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{what}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+@calendar_app.command("add-working-days")
+def calendar_add_working_days(
+    start: Annotated[str, typer.Argument(help="Start date, YYYY-MM-DD (not counted).")],
+    days: Annotated[int, typer.Argument(help="Working days to add.")],
+    country: Annotated[str, typer.Option("--country", help="ISO 3166-1 alpha-2 country code.")] = "CN",
+) -> None:
+    """Print the date that is DAYS working days after START in a country's calendar.
+
+    China follows chinese-calendar: public holidays, and the weekend days that
+    become working days around them. A year the calendar does not cover is an error.
+
+    Example: markwatch calendar add-working-days --country CN 2026-09-30 3
+    """
+    from crawler.takedown import deadlines
+
+    begin = _iso_date(start, "START")
+    code = _takedown_call(deadlines.check_country, country)
+    result = _takedown_call(deadlines.add_working_days, code, begin, days)
+    console.print(result.isoformat(), markup=False, highlight=False)
+
+
+@app.command("readiness")
+def readiness_cmd(
+    config: ConfigOpt,
+    platform: Annotated[
+        Optional[list[str]], typer.Option("--platform", "-p", help="Platform(s) to check; default the client's.")
+    ] = None,
+    on: Annotated[Optional[str], typer.Option("--date", help="Check as of this date (YYYY-MM-DD).")] = None,
+) -> None:
+    """Check per mark and platform whether a complaint can succeed, with concrete advice.
+
+    Registration in the platform's country, valid today and through protect_until,
+    classes covering the goods, business licence, certificate, power of attorney,
+    translations.
+
+    Example: markwatch readiness --config markwatch.yaml --platform taobao --platform amazon
+    """
+    from crawler.takedown import deadlines, readiness as ready
+
+    client = load(config)
+    table_rules = _takedown_call(deadlines.rules)
+    today = _iso_date(on, "--date") if on else dt.date.today()
+    names = platform or ready.default_platforms(client, table_rules)
+    for name in names:
+        _takedown_call(table_rules.platform, name)
+    rows = ready.check_all(client, names, today=today, rules=table_rules)
+    colour = {"ok": "green", "warn": "yellow", "fail": "red"}
+    rank = {"ok": 0, "warn": 1, "fail": 2}
+    groups = {
+        "registration": ("registration",), "valid": ("validity", "protect_until"), "classes": ("classes",),
+        "documents": ("business_license", "certificate", "power_of_attorney", "translation", "reason_code"),
+    }
+    table = Table(title=f"Readiness on {today}")
+    for col in ("mark", "platform", "registration", "valid", "classes", "documents", "status"):
+        table.add_column(col)
+    for row in rows:
+        cells = []
+        for name, items in groups.items():
+            found = [c for c in row.checks if c.item in items]
+            if not found:
+                cells.append("-")
+                continue
+            worst = max(found, key=lambda c: rank[c.level]).level
+            if name == "registration" and row.registration is not None:
+                text = f"{row.registration.country} {row.registration.number}"
+            elif worst == "ok":
+                text = "ok"
+            else:
+                text = ", ".join(c.item.replace("_", " ") for c in found if c.level == worst)
+            cells.append(f"[{colour[worst]}]{text}[/{colour[worst]}]")
+        status = "ready" if row.ready else "refused"
+        table.add_row(row.mark.id, row.platform.name, *cells,
+                      f"[{colour[row.level]}]{status}[/{colour[row.level]}]")
+    console.print(table)
+    lines = ready.advice(rows)
+    if lines:
+        console.print("Advice:")
+        for level, text in lines:
+            console.print(f"  {level.upper()}: {text}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        console.print("Advice: none; every mark is ready on every platform checked.")
+
+
+@takedown_app.command("export")
+def takedown_export(
+    config: ConfigOpt,
+    platform: Annotated[str, typer.Option("--platform", "-p", help="Platform to file with, e.g. taobao, amazon.")],
+    db: DbOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the packages.")] = Path("takedown-packages"),
+    complaint_type: Annotated[
+        str, typer.Option("--type", help="Alibaba IPP complaint type: listing or storefront.")
+    ] = "listing",
+    evidence_dir: Annotated[
+        Optional[Path], typer.Option("--evidence-dir", help="Evidence store; default MARKWATCH_EVIDENCE_DIR or ./evidence.")
+    ] = None,
+    skip_unready: Annotated[
+        bool, typer.Option("--skip-unready", help="Leave out cases of marks that are not ready instead of refusing.")
+    ] = False,
+) -> None:
+    """Write complaint packages for the platform's confirmed cases: one folder each, plus a zip.
+
+    Refused, with the reason and nothing written, when readiness fails (e.g. an
+    expired registration or a missing certificate).
+
+    Example: markwatch takedown export --config markwatch.yaml --platform taobao --out packages/
+    """
+    from crawler import db as storage
+    from crawler.takedown import deadlines, packages
+
+    client = load(config)
+    rule = _takedown_call(packages.platform_for, client, platform, _takedown_call(deadlines.rules))
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    with storage.session_scope(url) as session:
+        result = _takedown_call(
+            packages.export_packages, session, client, rule.key, out,
+            complaint_type=complaint_type, evidence_dir=evidence_dir, skip_unready=skip_unready,
+        )
+    for warning in result.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    cases = sum(len(c.case_ids) for c in result.complaints)
+    console.print(
+        f"{len(result.complaints)} {rule.name} complaint(s) for {cases} case(s) in {result.root}",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+    console.print(f"zip: {result.zip_path}", markup=False, highlight=False, soft_wrap=True)
+    console.print("After filing: markwatch case ID submit --complaint-id ID", markup=False, highlight=False)
+
+
+@takedown_app.command("accuracy")
+def takedown_accuracy(
+    db: DbOpt = None,
+    platform: Annotated[Optional[str], typer.Option("--platform", "-p", help="One platform; default all.")] = None,
+) -> None:
+    """Show per platform the takedown rate and the counter-notices sellers won (last 3 months).
+
+    Example: markwatch takedown accuracy --db sqlite:///markwatch.db
+    """
+    from crawler import db as storage
+    from crawler.takedown import accuracy, deadlines
+
+    table_rules = _takedown_call(deadlines.rules)
+    names = [_takedown_call(table_rules.platform, platform).key] if platform else list(table_rules.platforms)
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    table = Table(title="Reporter accuracy")
+    for col in ("platform", "decided", "removed", "takedown rate", "seller won", "status"):
+        table.add_column(col)
+    notes = []
+    with storage.session_scope(url) as session:
+        for name in names:
+            acc = accuracy.platform_accuracy(session, name, rules=table_rules)
+            rate = "-" if acc.takedown_rate is None else f"{acc.takedown_rate:.0%}"
+            won = "-" if acc.counter_won_rate is None else f"{acc.counter_won_rate:.0%}"
+            table.add_row(name, str(acc.decided), str(acc.removed), rate, won, acc.status)
+            notes += acc.messages
+    console.print(table)
+    for note in notes:
+        console.print(f"warning: {note}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("cases")
+def cases_cmd(
+    db: DbOpt = None,
+    state: Annotated[Optional[str], typer.Option("--state", help="Only cases in this state.")] = None,
+    platform: Annotated[Optional[str], typer.Option("--platform", "-p", help="Only this platform.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only cases whose action deadline has passed.")] = False,
+) -> None:
+    """List takedown cases with their state, deadline and working days left.
+
+    Example: markwatch cases --state seller_notified --platform taobao --overdue
+    """
+    from sqlalchemy import select
+
+    from crawler import db as storage
+    from crawler import models as mdl
+    from crawler.takedown import cases as tcases, deadlines, states
+
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    today = dt.date.today()
+    table_rules = _takedown_call(deadlines.rules)
+    with storage.session_scope(url) as session:
+        if platform:
+            known = set(table_rules.platforms) | set(session.scalars(select(mdl.Case.platform).distinct()))
+            if platform.lower() not in known:
+                fail(f"--platform: unknown platform {platform!r}: expected one of {', '.join(sorted(known))}")
+        found = _takedown_call(tcases.find_cases, session, state=state, platform=platform, overdue=overdue,
+                               today=today)
+        from rich import box
+
+        relists = any(c.relist_of for c in found)
+        table = Table(title=f"{len(found)} case(s)", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("id", "platform", "state", "mark", "listing", "deadline", "complaint",
+                    *(["relist of"] if relists else [])):
+            table.add_column(col, overflow="fold")
+        for case in found:
+            when = "-"
+            if case.deadline is not None:
+                country = states.platform_rule(case.platform, table_rules).country
+                try:
+                    n = deadlines.working_days_between(country, today, case.deadline)
+                except deadlines.CalendarError:
+                    n = None
+                if n is None:
+                    left = "?"
+                elif states.is_overdue(case, today):
+                    left = f"[red]{-n} wd overdue[/red]"
+                else:
+                    left = f"{-n} wd ago" if n < 0 else f"{n} wd left"
+                when = f"{case.deadline} {left}"
+            table.add_row(
+                str(case.id), case.platform, case.state, case.mark_id or "-", case.listing.key, when,
+                case.complaint_id or "-", *([str(case.relist_of or "-")] if relists else []),
+            )
+    console.print(table)
+
+
+@app.command("case")
+def case_cmd(
+    case_id: Annotated[int, typer.Argument(help="The case id (see markwatch cases).")],
+    action: Annotated[str, typer.Argument(help="confirm, dismiss, submit, reject, notify, await, removed, "
+                                          "cross-complaint, dispute, reinstated, escalate, relisted, note, "
+                                          "test-buy or show.")],
+    db: DbOpt = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="Why; kept in the audit trail.")] = None,
+    complaint_id: Annotated[Optional[str], typer.Option("--complaint-id", help="The platform's complaint id.")] = None,
+    ref: Annotated[Optional[str], typer.Option("--ref", help="A platform reference, e.g. a test-buy order id.")] = None,
+    actor: Annotated[Optional[str], typer.Option("--actor", help="Who acts; default $USER.")] = None,
+) -> None:
+    """Move a case along its platform's protocol, record a note or a test-buy order, or show its history.
+
+    Example: markwatch case 12 submit --complaint-id IPP-2026-0042 --note "filed on IPP"
+    """
+    import os
+
+    from crawler import db as storage
+    from crawler import models as mdl
+    from crawler.takedown import cases as tcases, states
+
+    if action not in CASE_ACTIONS and action not in CASE_OTHER_ACTIONS:
+        fail(f"unknown action {action!r}: expected one of {', '.join([*CASE_ACTIONS, *CASE_OTHER_ACTIONS])}")
+    who = actor or os.environ.get("USER") or "analyst"
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    with storage.session_scope(url) as session:
+        case = session.get(mdl.Case, case_id)
+        if case is None:
+            fail(f"case {case_id} not found")
+        if action == "show":
+            console.print(
+                f"case {case.id}: {case.platform} {case.listing.key} state {case.state}"
+                f" deadline {case.deadline or '-'} complaint {case.complaint_id or '-'}"
+                + (f" relist of {case.relist_of}" if case.relist_of else ""),
+                markup=False, highlight=False, soft_wrap=True,
+            )
+            for e in case.events:
+                console.print(
+                    f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.from_state or '-'} -> {e.to_state}"
+                    + (f" [{e.platform_ref}]" if e.platform_ref else "") + (f" {e.note}" if e.note else ""),
+                    markup=False, highlight=False, soft_wrap=True,
+                )
+            return
+        if action == "note":
+            if not note:
+                fail("note: expected --note TEXT")
+            _takedown_call(states.annotate, session, case, who, note=note, platform_ref=ref)
+            console.print(f"case {case.id}: note recorded", markup=False, highlight=False)
+            return
+        if action == "test-buy":
+            if not ref:
+                fail("test-buy: expected --ref ORDER_ID (the test purchase's order id)")
+            _takedown_call(states.annotate, session, case, who, note=note or "test buy", platform_ref=f"test-buy:{ref}")
+            console.print(f"case {case.id}: test-buy order {ref} recorded", markup=False, highlight=False)
+            return
+        if action == "relisted":
+            new = _takedown_call(tcases.open_relist, session, case.listing, case, actor=who, note=note)
+            console.print(f"case {case.id}: relisted; new case {new.id}", markup=False, highlight=False)
+            return
+        fields = {"complaint_id": complaint_id} if complaint_id else {}
+        _takedown_call(states.transition, session, case, CASE_ACTIONS[action], who, note=note, platform_ref=ref,
+                       **fields)
+        event = case.events[-1] if case.events else None
+        deadline = f"; deadline {case.deadline}" if case.deadline else ""
+        extra = f" ({event.note})" if event is not None and event.note and "deadline not set" in event.note else ""
+        console.print(f"case {case.id}: {case.state}{deadline}{extra}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    config: ConfigOpt,
+    db: DbOpt = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; any other than loopback requires MARKWATCH_WEB_TOKEN.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free port).")] = 8000,
+    data_dir: Annotated[
+        Optional[Path], typer.Option("--data-dir", help="Images and evidence; default beside the SQLite file.")
+    ] = None,
+) -> None:
+    """Start the analyst triage web UI: hit queue, hit detail, cases board, dashboard, JSON API.
+
+    Listens on 127.0.0.1 unless --host says otherwise. Bound to any other address it
+    requires a login: set MARKWATCH_WEB_TOKEN and give analysts that token. Setting the
+    token also turns the login on for loopback. The OpenAPI description is at /openapi.json.
+
+    Example: markwatch serve --config config/demo/markwatch.yaml --db sqlite:///markwatch.db --port 8000
+    """
+    import os
+
+    import uvicorn
+
+    from crawler import db as storage
+    from crawler.web import create_app
+    from crawler.web.security import TOKEN_ENV, is_loopback
+
+    client = load(config)
+    token = os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        fail(f"--host {host}: serving beyond loopback needs a login; set {TOKEN_ENV} to a long random token")
+    if token is not None and len(token) < 12:
+        fail(f"{TOKEN_ENV}: expected at least 12 characters")
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    web = create_app(client, url, token=token, evidence_dir=data_dir / "evidence" if data_dir else None)
+    shown = f"[{host}]" if ":" in host else host
+    err_console.print(
+        f"markwatch: serving {client.client.name} from {storage.display_url(url)} on http://{shown}:{port}/"
+        + (" (login required)" if token else ""),
+        markup=False, highlight=False,
+    )
+    uvicorn.run(web, host=host, port=port, log_level="warning", proxy_headers=False, server_header=False)
+
+
+@app.command()
+def report(
+    since: Annotated[str, typer.Option("--since", help="Period: 7d, 24h, 2w, or a date YYYY-MM-DD.")] = "7d",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="html (one self-contained file), csv or json.")] = "html",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="File to write; default standard output.")] = None,
+    db: DbOpt = None,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", "-c", help="The client file, for the client's name in the title.")
+    ] = None,
+) -> None:
+    """Write a report of the period's hits, triage and takedowns: HTML, CSV or JSON.
+
+    The HTML is one self-contained file (thumbnails inline, charts as SVG) that can be
+    e-mailed; CSV has one row per hit for spreadsheets; JSON has the figures too.
+
+    Example: markwatch report --since 7d --format html --out report.html
+    """
+    from crawler import db as storage
+    from crawler import reports
+
+    client = load(config) if config else None
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    try:
+        built, text = reports.write_report(url, out, client=client, fmt=fmt, since=since)
+    except reports.ReportError as exc:
+        fail(str(exc))
+    if out is None:
+        sys.stdout.write(text)
+        return
+    err_console.print(f"report with {len(built.hits)} hits written to {out}", markup=False, highlight=False)
+
+
+evidence_app = typer.Typer(help="Evidence: capture listing pages, verify the hash-chained store.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+EvidenceDirOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--dir", envvar="MARKWATCH_EVIDENCE_DIR",
+        help="Evidence folder; default: the one `markwatch run` uses for --db (<db>-data/evidence).",
+    ),
+]
+
+
+@evidence_app.command("capture")
+def evidence_capture(
+    listing_key: Annotated[str, typer.Argument(help="marketplace:listing_id, e.g. aliexpress:1005001.")],
+    db: DbOpt = None,
+    evidence_dir: EvidenceDirOpt = None,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", "-c", help="Client file: its marketplace hosts are trusted.")
+    ] = None,
+    allow_host: Annotated[
+        Optional[list[str]], typer.Option("--allow-host", help="Also trust this host (repeatable), e.g. a local mirror.")
+    ] = None,
+) -> None:
+    """Capture evidence of one stored listing now: screenshot, raw HTML, DOM, request record.
+
+    Example: markwatch evidence capture aliexpress:1005001 --db sqlite:///markwatch.db --dir evidence
+    """
+    from sqlalchemy import select
+
+    from crawler import db as storage
+    from crawler import evidence
+    from crawler import models as mdl
+    from crawler.netguard import UnsafeURL, marketplace_hosts
+
+    marketplace, sep, listing_id = listing_key.partition(":")
+    if not sep or not marketplace or not listing_id:
+        fail(f"LISTING_KEY: expected marketplace:listing_id such as aliexpress:1005001, got {listing_key!r}")
+    allow = set(allow_host or [])
+    if config is not None:
+        allow |= marketplace_hosts(load(config))
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    folder = evidence_dir or evidence.default_dir(url)
+    with storage.session_scope(url) as session:
+        listing = session.scalars(
+            select(mdl.Listing).where(mdl.Listing.marketplace == marketplace, mdl.Listing.listing_id == listing_id)
+        ).first()
+        if listing is None:
+            fail(f"LISTING_KEY: no stored listing {listing_key!r} in {storage.display_url(url)}")
+        try:
+            rows = evidence.capture(session, listing, folder, allow_hosts=allow)
+        except UnsafeURL as exc:
+            fail(f"evidence capture: {exc}")
+        except evidence.EvidenceError as exc:
+            fail(f"evidence capture: {exc}")
+    table = Table(title=f"Evidence of {listing_key}")
+    for col in ("id", "kind", "sha256", "file"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(str(row.id), row.kind, row.sha256, str(Path(folder) / row.path))
+    console.print(table)
+
+
+@evidence_app.command("verify")
+def evidence_verify(db: DbOpt = None, evidence_dir: EvidenceDirOpt = None) -> int:
+    """Check every evidence file against its hash and the manifest's hash chain.
+
+    Prints one line per problem (altered or missing file, altered or removed entry)
+    and exits 1 when anything was tampered with, 0 when all is intact.
+
+    Example: markwatch evidence verify --db sqlite:///markwatch.db --dir evidence
+    """
+    from crawler import db as storage
+    from crawler import evidence
+
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    folder = evidence_dir or evidence.default_dir(url)
+    with storage.session_scope(url) as session:
+        report = evidence.verify(session, folder)
+    for warning in report.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    if not report.ok:
+        for problem in report.problems:
+            console.print(problem.message, markup=False, highlight=False, soft_wrap=True)
+        err_console.print(
+            f"markwatch: evidence verify: {len(report.problems)} problem(s) in {report.checked} entries",
+            markup=False, highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"OK: {report.checked} entries, {report.files} files intact; chain head {report.head or '-'}",
+        markup=False, highlight=False,
+    )
+    return 0
+
+
+@app.command("spiders")
+def spiders_cmd() -> None:
+    """List the marketplace spiders: name, default site, browser need, query language.
+
+    Example: markwatch spiders
+    """
+    from crawler.spider import project_settings
+    from scrapy.spiderloader import SpiderLoader
+
+    loader = SpiderLoader.from_settings(project_settings())
+    table = Table(title="Spiders")
+    for col in ("name", "default base_url", "browser", "queries"):
+        table.add_column(col)
+    for name in sorted(loader.list()):
+        cls = loader.load(name)
+        table.add_row(
+            name,
+            getattr(cls, "default_base_url", "") or "(from the client file)",
+            "yes" if getattr(cls, "requires_browser", False) else "no",
+            "Chinese" if getattr(cls, "chinese_site", False) else "Latin",
+        )
+    console.print(table)
+
+
+@app.command("sellers")
+def sellers_cmd(
+    db: DbOpt = None,
+    min_risk: Annotated[float, typer.Option("--min-risk", min=0.0, max=1.0, help="Show sellers at or above this risk.")] = 0.0,
+    clusters: Annotated[bool, typer.Option("--clusters", help="Also show networks of linked sellers.")] = False,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", "-c", help="Client file: its authorised sellers are never flagged.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many sellers.")] = 50,
+) -> None:
+    """Who is behind the listings: seller history, risk score and seller networks.
+
+    Risk grows with hits, confirmations, takedowns and relists (see README). With
+    --clusters, sellers linked across marketplaces by shared photos, contacts
+    (phone, WhatsApp, WeChat, QQ, e-mail, Telegram) or near-identical shop names.
+
+    Example: markwatch sellers --db sqlite:///markwatch.db --min-risk 0.5 --clusters
+    """
+    from crawler import db as storage
+    from crawler import sellers as seller_mod
+
+    client = load(config) if config is not None else None
+    url = storage.database_url(db)
+    storage.ensure_schema(url)
+    with storage.session_scope(url) as session:
+        report = seller_mod.seller_report(session, client=client)
+    shown = [s for s in report.sellers if s.risk >= min_risk][:limit]
+    table = Table(title=f"Sellers ({len(shown)} of {len(report.sellers)}, risk >= {min_risk:.2f})")
+    for col in ("seller", "name", "listings", "hits", "review", "confirmed", "removed", "relists", "risk", "cluster", "contacts"):
+        table.add_column(col, overflow="fold")
+    for s in shown:
+        table.add_row(
+            s.key, s.name or "", str(s.listings), str(s.hits), str(s.reviews), str(s.confirmed), str(s.removed),
+            str(s.relists), f"{s.risk:.2f}" + (" (whitelisted)" if s.whitelisted else ""),
+            str(s.cluster) if s.cluster else "", ", ".join(sorted(map(str, s.contacts))),
+        )
+    console.print(table)
+    if not clusters:
+        return
+    groups = [c for c in report.clusters if c.risk >= min_risk]
+    if not groups:
+        console.print("No seller networks found.")
+        return
+    ctable = Table(title=f"Seller networks ({len(groups)})")
+    for col in ("cluster", "risk", "hits", "marketplaces", "sellers", "linked by"):
+        ctable.add_column(col, overflow="fold")
+    for c in groups:
+        members = "\n".join(f"{s.key} {s.name or ''}".strip() for s in c.members)
+        reasons = sorted({lk.detail for lk in c.links})
+        linked = "\n".join(reasons[:6]) + (f"\n... {len(reasons) - 6} more" if len(reasons) > 6 else "")
+        ctable.add_row(str(c.id), f"{c.risk:.2f}", str(c.hits), ", ".join(c.marketplaces), members, linked)
+    console.print(ctable)
 
 
 def main() -> None:

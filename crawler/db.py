@@ -210,6 +210,15 @@ def set_images(session: Session, listing: m.Listing, images: list[dict[str, Any]
                 setattr(row, key, info[key])
 
 
+def note_seller(session: Session, marketplace: str, seller_id: str | None, name: str | None) -> None:
+    """Remember a seller the first time it is seen (whitelisting and history hang off it)."""
+    if not seller_id:
+        return
+    insert = _insert_for(session)
+    stmt = insert(m.Seller).values(marketplace=marketplace, seller_id=str(seller_id), name=name)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["marketplace", "seller_id"]))
+
+
 def latest_assessment(session: Session, listing_pk: int) -> m.AssessmentRow | None:
     return session.scalars(
         select(m.AssessmentRow).where(m.AssessmentRow.listing_pk == listing_pk).order_by(m.AssessmentRow.id.desc())

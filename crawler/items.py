@@ -26,8 +26,13 @@ class Listing:
     description: str | None = None
     search_term: str | None = None
     page_url: str | None = None
-    # Filled by the pipelines: downloaded image files (Scrapy's images pipeline).
+    # Filled by the pipelines: downloaded image files (Scrapy's images pipeline),
+    # then the store's row id, whether the listing is new or changed, and its verdict.
     images: list[dict] = field(default_factory=list)
+    stored_id: int | None = None
+    changed: bool = False
+    assessment_id: int | None = None
+    verdict: str | None = None
 
     @property
     def key(self) -> str:

@@ -1,0 +1,11 @@
+"""The matching engine: does a listing infringe one of the client's marks, and why.
+
+`Matcher(client).assess(listing)` and `assess(listing, client)` return an
+`Assessment` (score in [0, 1], verdict, mark id, signals with evidence text).
+No Scrapy here: the CLI, the crawl pipeline and the tests share this library.
+"""
+
+from matching.score import Matcher, assess
+from matching.types import Assessment, ListingInput, Signal
+
+__all__ = ["Assessment", "ListingInput", "Matcher", "Signal", "assess"]

@@ -40,3 +40,13 @@ def db_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     db.upgrade(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def market_server(tmp_path_factory: pytest.TempPathFactory):
+    """The local marketplace server with `sample_catalogue()` for every marketplace template."""
+    from crawler.marketplace_server import MarketplaceServer, sample_catalogue
+
+    images = tmp_path_factory.mktemp("market-images")
+    with MarketplaceServer(sample_catalogue(images), images) as server:
+        yield server

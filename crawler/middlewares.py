@@ -1,0 +1,200 @@
+"""Downloader middlewares: block detection and proxies from the environment.
+
+`BlockDetectionMiddleware` looks at every response (plain HTTP and browser pages
+alike) for captcha and slider pages, login walls, Alibaba "punish" pages, Akamai
+"Access Denied" and similar. On a block it records the reason in the crawl stats
+(`markwatch/blocked`, `markwatch/blocked_url`) and closes the spider with the close
+reason "blocked", so a run ends as blocked and never as "0 results".
+
+`ProxyFromEnvMiddleware` sends requests through `MARKWATCH_PROXY_<NAME>` (the
+spider name upper-cased, e.g. `MARKWATCH_PROXY_ALIEXPRESS`) or `MARKWATCH_PROXY`;
+the proxy URL is logged with its credentials masked.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Response, TextResponse
+from scrapy.utils.defer import deferred_from_coro
+
+# URL markers: where marketplaces redirect blocked or logged-out visitors.
+_URL_MARKERS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"/punish|_____tmd_____|/x5secdata|sec\.taobao\.com|/baxia", re.IGNORECASE),
+        "punish_page",
+    ),
+    (
+        re.compile(r"/errors/validatecaptcha|/captcha|/verify(?:ify)?[/?]|/sorry/", re.IGNORECASE),
+        "captcha",
+    ),
+    (
+        re.compile(
+            r"login\.taobao\.com|login\.tmall\.com|login\.1688\.com|passport\.jd\.com|login\.aliexpress\.com"
+            r"|passport\.alibaba\.com|signin\.ebay\.|/ap/signin|mobile\.yangkeduo\.com/login|/login\.html",
+            re.IGNORECASE,
+        ),
+        "login_wall",
+    ),
+]
+
+# Body markers, checked in the first part of the page only: specific ids and
+# phrases of block pages, not words a listing title could contain.
+_BODY_MARKERS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"errors\.edgesuite\.net|<title>\s*Access Denied\s*</title>", re.IGNORECASE),
+        "akamai_access_denied",
+    ),
+    (
+        re.compile(
+            r"validateCaptcha|Type the characters you see in this image|api-services-support@amazon",
+            re.IGNORECASE,
+        ),
+        "captcha",
+    ),
+    (
+        re.compile(
+            r"nc_1_n1z|nocaptcha|baxia-dialog|x5sec|punish-component|TMD_PUNISH|slide to verify|滑动验证|请按住滑块|请拖动下方滑块|verify_auth_token",
+            re.IGNORECASE,
+        ),
+        "slider_captcha",
+    ),
+    (
+        re.compile(
+            r"Pardon Our Interruption|px-captcha|g-recaptcha|h-captcha|cf-chl-|Verify you are human|Just a moment\.\.\.</title>",
+            re.IGNORECASE,
+        ),
+        "captcha",
+    ),
+    (
+        re.compile(
+            r"<title>[^<]*(?:验证码|安全验证|访问受限|访问被拒绝|Robot Check|Security Check|Captcha)[^<]*</title>",
+            re.IGNORECASE,
+        ),
+        "captcha",
+    ),
+    (
+        re.compile(
+            r"<title>[^<]*(?:登录|登陆|Sign in|Sign-In|Log in|Login)[^<]*</title>", re.IGNORECASE
+        ),
+        "login_wall",
+    ),
+]
+
+_HEAD_BYTES = 40_000
+
+
+def detect_block(response: Response) -> str | None:
+    """A short reason ("captcha", "login_wall", "akamai_access_denied", ...) or None."""
+    urls = (
+        [response.url, *response.meta.get("redirect_urls", [])]
+        if _has_meta(response)
+        else [response.url]
+    )
+    for url in urls:
+        for pattern, reason in _URL_MARKERS:
+            if pattern.search(
+                urlsplit(url).netloc + urlsplit(url).path + "?" + urlsplit(url).query
+            ):
+                return reason
+    head = response.body[:_HEAD_BYTES]
+    text = head.decode("utf-8", "replace") if not isinstance(response, TextResponse) else None
+    if text is None:
+        try:
+            text = response.text[:_HEAD_BYTES]
+        except (UnicodeError, LookupError, AttributeError):  # undecodable: read the bytes as UTF-8
+            text = head.decode("utf-8", "replace")
+    text = html.unescape(text)  # Akamai writes "errors&#46;edgesuite&#46;net"
+    for pattern, reason in _BODY_MARKERS:
+        if pattern.search(text):
+            return reason
+    if response.status in (401, 403):
+        return f"http_{response.status}"
+    if response.status == 429:
+        return "rate_limited"
+    return None
+
+
+def _has_meta(response: Response) -> bool:
+    try:
+        return response.meta is not None
+    except AttributeError:  # a response built outside a crawl has no request
+        return False
+
+
+class BlockDetectionMiddleware:
+    """Close the spider with reason "blocked" when a response is a block page."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self._closing: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> BlockDetectionMiddleware:
+        if not crawler.settings.getbool("MARKWATCH_BLOCK_DETECTION", True):
+            raise NotConfigured
+        return cls(crawler)
+
+    def process_response(self, request: Any, response: Response) -> Response:
+        spider = self.crawler.spider
+        check = getattr(spider, "block_reason", None) or detect_block
+        reason = check(response)
+        if not reason:
+            return response
+        stats = self.crawler.stats
+        if stats.get_value("markwatch/blocked") is None:
+            stats.set_value("markwatch/blocked", reason)
+            stats.set_value("markwatch/blocked_url", response.url)
+            spider.logger.error("blocked (%s) at %s: closing the spider", reason, response.url)
+        stats.inc_value("markwatch/blocked_responses")
+        if self._closing is None:
+            self._closing = deferred_from_coro(
+                self.crawler.engine.close_spider_async(reason="blocked")
+            )
+        raise IgnoreRequest(f"blocked: {reason}")
+
+
+def mask_proxy(url: str) -> str:
+    """A proxy URL with user and password masked, safe to log."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        return urlunsplit((parts.scheme, f"***@{host}", parts.path, "", ""))
+    return url
+
+
+def proxy_for(spider_name: str, environ: dict[str, str] | None = None) -> str | None:
+    """`MARKWATCH_PROXY_<NAME>` (name upper-cased, non-alphanumerics as `_`), else `MARKWATCH_PROXY`."""
+    env = os.environ if environ is None else environ
+    key = "MARKWATCH_PROXY_" + re.sub(r"[^A-Za-z0-9]", "_", spider_name).upper()
+    return env.get(key) or env.get("MARKWATCH_PROXY") or None
+
+
+class ProxyFromEnvMiddleware:
+    """Put the marketplace's proxy from the environment in `request.meta["proxy"]`."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.proxy: str | None = None
+        self._resolved = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ProxyFromEnvMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Any) -> None:
+        if not self._resolved:
+            spider = self.crawler.spider
+            self.proxy = proxy_for(spider.name)
+            self._resolved = True
+            if self.proxy:
+                spider.logger.info("using proxy %s", mask_proxy(self.proxy))
+        if self.proxy and "proxy" not in request.meta:
+            request.meta["proxy"] = self.proxy

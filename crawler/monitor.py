@@ -1,0 +1,373 @@
+"""One monitoring cycle, and the daemon that repeats it.
+
+`run_cycle` crawls each enabled marketplace in its own process (the item
+pipelines store, assess and take in what it finds), then does the steps that
+need the whole cycle: stay-down checks, evidence for new counterfeit hits, crawl
+health, and the alerts (queued in the outbox, then flushed). A lock file stops two
+cycles on the same store from overlapping, so cron can start one every hour.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from crawler import db
+from crawler import models as m
+from crawler.config import Client
+from crawler.pipelines import MONITOR_PIPELINES
+
+log = logging.getLogger(__name__)
+
+
+class CycleLocked(RuntimeError):
+    """Another cycle holds the lock of this store."""
+
+
+@dataclass
+class MarketResult:
+    marketplace: str
+    status: str  # ok | blocked | failed
+    reason: str | None = None
+    pages: int = 0
+    items: int = 0
+    errors: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class CycleReport:
+    cycle: str
+    started_at: dt.datetime
+    markets: list[MarketResult] = field(default_factory=list)
+    new_hits: list[int] = field(default_factory=list)  # assessment ids
+    review_count: int = 0
+    health: list[dict[str, Any]] = field(default_factory=list)
+    evidence_captured: int = 0
+    evidence_failed: list[str] = field(default_factory=list)
+    relists: int = 0
+    alerts_sent: int = 0
+    alerts_pending: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(mr.status == "ok" for mr in self.markets)
+
+
+def data_dir_for(url: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where images, evidence and the lock live: beside a SQLite file, else ./markwatch-data."""
+    if data_dir:
+        return Path(data_dir)
+    if os.environ.get("MARKWATCH_DATA_DIR"):
+        return Path(os.environ["MARKWATCH_DATA_DIR"])
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database)
+        return path.with_name(path.stem + "-data")
+    return Path("markwatch-data")
+
+
+def cycle_lock(data_dir: Path) -> FileLock:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(data_dir / "cycle.lock"))
+
+
+def crawl_settings(client: Client, url: str, data_dir: Path, run_id: int, extra: dict[str, Any] | None) -> dict[str, Any]:
+    from crawler.netguard import marketplace_hosts
+    from crawler.pipelines import ListingImagesPipeline
+
+    settings = {
+        **ListingImagesPipeline.settings_for(data_dir),
+        "ITEM_PIPELINES": MONITOR_PIPELINES,
+        "MARKWATCH_DB": url,
+        "MARKWATCH_CONFIG": str(client.source),
+        "MARKWATCH_RUN_ID": run_id,
+        "MARKWATCH_DATA_DIR": str(data_dir),
+        "MARKWATCH_ALLOW_HOSTS": sorted(marketplace_hosts(client)),
+        "LOG_LEVEL": os.environ.get("MARKWATCH_LOG_LEVEL", "WARNING"),
+    }
+    settings.update(extra or {})
+    return settings
+
+
+def crawl_marketplace(
+    client: Client, name: str, url: str, data_dir: Path, cycle: str, *,
+    settings: dict[str, Any] | None = None, timeout: float = 3600.0,
+) -> MarketResult:
+    """Crawl one marketplace in a child process and record the run; never raises."""
+    from crawler.spider import run_crawl
+
+    with db.session_scope(url) as session:
+        run_id = db.start_run(session, name, cycle).id
+    started = time.monotonic()
+    cfg = client.marketplaces[name]
+    result = MarketResult(name, "failed")
+    stats: dict[str, Any] = {}
+    try:
+        crawl = run_crawl(
+            name, crawl_settings(client, url, data_dir, run_id, settings), timeout=timeout,
+            client=str(client.source), config=cfg.model_dump(mode="json"),
+        )
+        stats = crawl.stats
+        result.pages = int(stats.get("markwatch/pages", 0))
+        result.items = int(stats.get("markwatch/listings", 0))
+        result.errors = sum(int(v) for k, v in stats.items() if k.startswith("markwatch/errors/")) + int(
+            stats.get("log_count/ERROR", 0)
+        )
+        result.verdicts = {
+            k.rsplit("/", 1)[1]: int(v) for k, v in stats.items() if k.startswith("markwatch/verdict/")
+        }
+        if crawl.blocked:
+            result.status, result.reason = "blocked", str(crawl.block_reason or "block page")
+        elif crawl.close_reason != "finished":
+            result.status, result.reason = "failed", f"crawl closed: {crawl.close_reason or 'did not start'}"
+        else:
+            result.status = "ok"
+    except Exception as exc:  # one marketplace failing never stops the others
+        result.reason = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else exc.__class__.__name__
+        log.error("%s: crawl failed: %s", name, result.reason)
+    result.seconds = time.monotonic() - started
+    with db.session_scope(url) as session:
+        db.finish_run(
+            session, run_id, result.status, reason=result.reason, pages=result.pages, items=result.items,
+            errors=result.errors, stats=stats,
+        )
+    return result
+
+
+def run_cycle(
+    client: Client,
+    url: str,
+    *,
+    marketplaces: list[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    settings: dict[str, Any] | None = None,
+    evidence: bool = True,
+    send_alerts: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> CycleReport:
+    """One full cycle; raises CycleLocked when another cycle is running on this store."""
+    say = progress or (lambda _msg: None)
+    ddir = data_dir_for(url, data_dir)
+    lock = cycle_lock(ddir)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise CycleLocked(f"another markwatch cycle is running on this store (lock {lock.lock_file})") from None
+    try:
+        db.ensure_schema(url)
+        with db.session_scope(url) as session:
+            db.sync_marks(session, client)
+        names = list(client.enabled_marketplaces())
+        if marketplaces:
+            unknown = [n for n in marketplaces if n not in client.marketplaces]
+            if unknown:
+                raise ValueError(f"--marketplace: {', '.join(unknown)} not in the client file's marketplaces")
+            names = [n for n in names if n in marketplaces]
+        cycle = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        report = CycleReport(cycle, m.utcnow())
+        for name in names:
+            say(f"crawling {name}")
+            mr = crawl_marketplace(client, name, url, ddir, cycle, settings=settings)
+            report.markets.append(mr)
+            say(f"{name}: {mr.status}, {mr.pages} pages, {mr.items} listings" + (f" ({mr.reason})" if mr.reason else ""))
+        after_crawl(client, url, ddir, report, evidence=evidence, send_alerts=send_alerts, say=say)
+        return report
+    finally:
+        lock.release()
+
+
+def after_crawl(
+    client: Client, url: str, ddir: Path, report: CycleReport, *, evidence: bool, send_alerts: bool,
+    say: Callable[[str], None],
+) -> None:
+    """The steps that need the whole cycle: stay-down, evidence, health, alerts."""
+    from crawler.intake import is_quiet
+    from crawler.takedown.cases import stay_down_check
+
+    with db.session_scope(url) as session:
+        for mr in report.markets:
+            keys = session.scalars(
+                select(m.Listing.marketplace + ":" + m.Listing.listing_id)
+                .join(m.Sighting, m.Sighting.listing_pk == m.Listing.id)
+                .join(m.CrawlRun, m.CrawlRun.id == m.Sighting.run_id)
+                .where(m.CrawlRun.cycle == report.cycle, m.CrawlRun.marketplace == mr.marketplace)
+            ).all()
+            report.relists += len(stay_down_check(session, keys, mr.marketplace))
+        rows = session.execute(
+            select(m.AssessmentRow, m.Listing)
+            .join(m.Listing, m.Listing.id == m.AssessmentRow.listing_pk)
+            .where(m.AssessmentRow.created_at >= report.started_at)
+            .order_by(m.AssessmentRow.id)
+        ).all()
+        for assessment, listing in rows:
+            if is_quiet(listing):
+                continue
+            if assessment.verdict == "counterfeit":
+                report.new_hits.append(assessment.id)
+            elif assessment.verdict == "review":
+                report.review_count += 1
+        report.health = health_events(session, report)
+    if evidence and report.new_hits:
+        say(f"capturing evidence for {len(report.new_hits)} new hits")
+        capture_evidence(client, url, ddir, report)
+    if send_alerts:
+        deliver_alerts(client, url, report, say)
+
+
+def health_events(session: Any, report: CycleReport) -> list[dict[str, Any]]:
+    """Blocked or failed crawls, zero results where there used to be some, error spikes."""
+    events: list[dict[str, Any]] = []
+    for mr in report.markets:
+        run = session.scalars(
+            select(m.CrawlRun).where(m.CrawlRun.cycle == report.cycle, m.CrawlRun.marketplace == mr.marketplace)
+        ).first()
+        before = db.previous_runs(session, mr.marketplace, run.id) if run else []
+        if mr.status in ("blocked", "failed"):
+            events.append({"marketplace": mr.marketplace, "kind": mr.status, "detail": mr.reason or ""})
+        elif mr.items == 0 and any(r.items > 0 for r in before if r.status == "ok"):
+            last = next(r for r in before if r.items > 0)
+            events.append({
+                "marketplace": mr.marketplace, "kind": "zero_results",
+                "detail": f"0 listings now, {last.items} on {last.started_at:%Y-%m-%d}: selectors may be broken",
+            })
+        usual = [r.errors for r in before if r.status == "ok"]
+        if mr.errors >= 5 and usual and mr.errors > 3 * max(1, max(usual)):
+            events.append({
+                "marketplace": mr.marketplace, "kind": "errors",
+                "detail": f"{mr.errors} errors, usually at most {max(usual)}",
+            })
+    return events
+
+
+def capture_evidence(client: Client, url: str, ddir: Path, report: CycleReport) -> None:
+    """Screenshot and raw HTML of each new counterfeit hit, into the hash-chained store."""
+    from crawler.evidence import EvidenceBrowser, capture, evidence_of
+    from crawler.netguard import marketplace_hosts
+
+    allow = marketplace_hosts(client)
+    evidence_dir = ddir / "evidence"
+    try:
+        browser_cm = EvidenceBrowser(allow_hosts=allow)
+        with browser_cm as browser:
+            for assessment_id in report.new_hits:
+                with db.session_scope(url) as session:
+                    assessment = session.get(m.AssessmentRow, assessment_id)
+                    listing = assessment.listing if assessment else None
+                    if listing is None or evidence_of(session, listing):
+                        continue
+                    try:
+                        capture(session, listing, evidence_dir, browser=browser)
+                        report.evidence_captured += 1
+                    except Exception as exc:
+                        report.evidence_failed.append(f"{listing.key}: {str(exc).splitlines()[0][:200]}")
+    except Exception as exc:  # no browser: the hits stand, evidence can be taken later
+        report.evidence_failed.append(f"browser: {str(exc).splitlines()[0][:200]}")
+
+
+def deliver_alerts(client: Client, url: str, report: CycleReport, say: Callable[[str], None]) -> None:
+    import alerts
+
+    with db.session_scope(url) as session:
+        # review_count=None: the summary counts the whole open review queue, not just this cycle's.
+        alerts.enqueue_cycle_alerts(session, client, report.cycle, report.new_hits, None, report.health)
+    result = alerts.flush(url, client)
+    report.alerts_sent, report.alerts_pending = result.sent, result.pending
+    if result.sent or result.pending:
+        say(f"alerts: {result.sent} sent, {result.pending} pending")
+
+
+# ------------------------------------------------------------------ daemon
+
+
+def run_daemon(
+    client: Client, url: str, *, data_dir: str | None = None, default_interval_hours: float | None = None,
+    settings: dict[str, Any] | None = None, max_cycles: int | None = None,
+    progress: Callable[[str], None] | None = None, tick_seconds: float = 5.0,
+) -> int:
+    """Crawl each marketplace on its own interval until SIGTERM or SIGINT; returns cycles run.
+
+    The signal lets the current crawl and its post-crawl steps finish, then exits.
+    """
+    say = progress or (lambda _msg: None)
+    stop = {"now": False}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop["now"] = True
+        say(f"signal {signum}: finishing the current work, then exiting")
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    next_due: dict[str, float] = {name: 0.0 for name in client.enabled_marketplaces()}
+    cycles = 0
+    try:
+        while not stop["now"] and (max_cycles is None or cycles < max_cycles):
+            now = time.monotonic()
+            due = [n for n, t in next_due.items() if t <= now]
+            if not due:
+                time.sleep(min(tick_seconds, max(0.1, min(next_due.values()) - now)))
+                continue
+            try:
+                run_cycle(client, url, marketplaces=due, data_dir=data_dir, settings=settings, progress=say)
+            except CycleLocked as exc:
+                say(str(exc))
+            cycles += 1
+            for name in due:
+                hours = default_interval_hours or client.marketplaces[name].interval_hours
+                next_due[name] = time.monotonic() + hours * 3600
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    return cycles
+
+
+# ------------------------------------------------------------------ rescore
+
+
+def rescore_store(client: Client, url: str, *, everything: bool = False, batch: int = 200) -> dict[str, int]:
+    """Assess stored listings again with the current matcher and client file.
+
+    Works in batches, each its own transaction, so an interrupted rescore keeps what
+    it did and the next one continues where it stopped.
+    """
+    from crawler.intake import take_in
+    from crawler.pipelines import listing_input, matching_version
+    from matching import Matcher
+
+    matcher = Matcher(client)
+    version = matching_version(client)
+    counts = {"listings": 0, "assessed": 0, "counterfeit": 0, "review": 0, "clear": 0, "changed": 0}
+    last_id = 0
+    while True:
+        with db.session_scope(url) as session:
+            listings = session.scalars(
+                select(m.Listing).where(m.Listing.id > last_id).order_by(m.Listing.id).limit(batch)
+            ).all()
+            if not listings:
+                break
+            for listing in listings:
+                last_id = listing.id
+                counts["listings"] += 1
+                if not everything and not db.needs_assessment(session, listing, version):
+                    continue
+                before = db.latest_assessment(session, listing.id)
+                row = db.add_assessment(session, listing, matcher.assess(listing_input(listing)), version)
+                counts["assessed"] += 1
+                counts[row.verdict] = counts.get(row.verdict, 0) + 1
+                if before is not None and before.verdict != row.verdict:
+                    counts["changed"] += 1
+                if row.verdict == "counterfeit":
+                    take_in(session, listing.id, row.id)
+    return counts

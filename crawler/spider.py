@@ -1,0 +1,518 @@
+"""The base class every marketplace spider extends, and `run_crawl` to run one.
+
+A marketplace spider is a name, a search URL and parse methods::
+
+    class AcmeMarketSpider(MarketSpider):
+        name = "acmemarket"
+        default_base_url = "https://www.acmemarket.example"
+        default_currency = "USD"
+
+        def search_url(self, term: str, page: int) -> str:
+            return f"{self.base_url}/search?q={quote_plus(term)}&page={page}"
+
+        def parse_results(self, response) -> list[Listing]:
+            return parse_search_page(response.text, response.url)   # a pure function
+
+Everything else is here: search requests for every term and page (`async def start()`),
+paging up to `max_pages`, following product pages when the search page lacks key
+fields (`needs_product_page` / `parse_product_page`), per-marketplace politeness
+settings from the client file, browser pages through scrapy-playwright per request,
+and bookkeeping in the crawl stats:
+
+- ``markwatch/pages``: search pages parsed; ``markwatch/listings``: listings yielded;
+- ``markwatch/dropped/<reason>``: a page or a listing that could not be used
+  (``PageError`` reason, ``missing_id``, ``missing_title``, ``parse_error``...);
+- ``markwatch/zero_results``: searches whose first page had no listings;
+- ``markwatch/blocked`` (reason) and ``markwatch/blocked_url``: set by
+  `crawler.middlewares.BlockDetectionMiddleware`, which also closes the spider with
+  the close reason ``"blocked"``, so a run can tell "blocked" from "0 results".
+
+`run_crawl(spider_cls, settings, **spider_kwargs) -> CrawlResult` runs one crawl in a
+fresh Python process by default (a Twisted reactor cannot restart within a process),
+so tests and the monitoring loop can call it as often as they like.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy import signals
+from scrapy.http import Response, TextResponse
+
+from crawler.config import Client, MarketplaceConfig, load_client
+from crawler.items import Listing
+from crawler.parsing import PageError, decode_response
+
+# Settings keys the spider sets from the client file's marketplace block.
+_CONFIG_FIELDS = (
+    "base_url",
+    "max_pages",
+    "download_delay",
+    "concurrency",
+    "user_agent",
+    "obey_robots",
+    "use_browser",
+)
+
+BLOCKED = "blocked"
+
+
+def _as_bool(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+class MarketSpider(scrapy.Spider):
+    """Base spider: search every term, page through results, yield `Listing` items.
+
+    Subclasses set `name`, `default_base_url`, and implement `search_url` and
+    `parse_results` (usually a thin wrapper around a pure module-level function
+    so saved pages can be tested without Scrapy). Optional hooks:
+    `needs_product_page`, `parse_product_page`, `has_next_page`, `block_reason`,
+    `browser_page_methods`.
+    """
+
+    name: ClassVar[str] = "market"
+    #: The site needs JavaScript: search pages go through Chromium (scrapy-playwright).
+    requires_browser: ClassVar[bool] = False
+    #: Chinese-language site: queries use the Chinese terms and keywords.
+    chinese_site: ClassVar[bool] = False
+    default_base_url: ClassVar[str] = ""
+    #: Currency assumed when a page shows a bare number.
+    default_currency: ClassVar[str | None] = None
+    #: CSS selector the browser waits for before the page is handed to the parser.
+    browser_wait_selector: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        max_pages: int | str | None = None,
+        download_delay: float | str | None = None,
+        concurrency: int | str | None = None,
+        user_agent: str | None = None,
+        obey_robots: bool | str | None = None,
+        use_browser: bool | str | None = None,
+        terms: Iterable[str] | str | None = None,
+        client: Client | str | os.PathLike[str] | None = None,
+        config: MarketplaceConfig | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(client, (str, os.PathLike)):
+            client = load_client(client)  # `scrapy crawl NAME -a client=markwatch.yaml`
+        self.client: Client | None = client
+        if config is None and client is not None:
+            config = client.marketplaces.get(self.name)
+        if isinstance(config, dict):
+            config = MarketplaceConfig.model_validate(config)
+        cfg = config or MarketplaceConfig()
+        explicit = {
+            "base_url": base_url,
+            "max_pages": max_pages,
+            "download_delay": download_delay,
+            "concurrency": concurrency,
+            "user_agent": user_agent,
+            "obey_robots": obey_robots,
+            "use_browser": use_browser,
+        }
+        merged = {
+            k: (explicit[k] if explicit[k] is not None else getattr(cfg, k)) for k in _CONFIG_FIELDS
+        }
+        self.base_url: str = str(merged["base_url"] or self.default_base_url).rstrip("/")
+        self.max_pages: int = int(merged["max_pages"])
+        self.delay: float = float(merged["download_delay"])
+        self.concurrency: int = int(merged["concurrency"])
+        self.agent: str | None = merged["user_agent"]
+        self.obey_robots: bool = bool(_as_bool(merged["obey_robots"]))
+        browser = _as_bool(merged["use_browser"])
+        self.use_browser: bool = self.requires_browser if browser is None else browser
+        self.market_config = cfg
+        if isinstance(terms, str):
+            terms = [t for t in (x.strip() for x in terms.split(",")) if t]
+        if terms is None and client is not None:
+            from crawler.queries import queries_for
+
+            terms = queries_for(client, self.name, chinese=self.chinese_site)
+        self.terms: list[str] = list(dict.fromkeys(terms or []))
+        self._seen: set[str] = set()
+
+    # -- settings ---------------------------------------------------------
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MarketSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # Settings are still writable here (Scrapy >= 2.11 freezes them after this).
+        if not crawler.settings.frozen:
+            for key, value in spider.crawl_settings().items():
+                crawler.settings.set(key, value, priority="spider")
+        return spider
+
+    def crawl_settings(self) -> dict[str, Any]:
+        """Scrapy settings derived from the marketplace block of the client file."""
+        out: dict[str, Any] = {
+            "DOWNLOAD_DELAY": self.delay,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": self.concurrency,
+            "ROBOTSTXT_OBEY": self.obey_robots,
+            # AutoThrottle never goes below the configured politeness delay.
+            "AUTOTHROTTLE_START_DELAY": max(self.delay, 0.0),
+            "AUTOTHROTTLE_TARGET_CONCURRENCY": float(self.concurrency),
+        }
+        if self.agent:
+            out["USER_AGENT"] = self.agent
+        if not self.use_browser:
+            # No browser wanted: keep the plain HTTP handlers so no browser driver starts.
+            out["DOWNLOAD_HANDLERS"] = {}
+        return out
+
+    # -- requests ---------------------------------------------------------
+
+    def search_url(self, term: str, page: int) -> str:
+        """The URL of result page `page` (1-based) for `term`, built from `self.base_url`."""
+        raise NotImplementedError(f"{type(self).__name__} must define search_url(term, page)")
+
+    def browser_page_methods(self) -> list[Any]:
+        """Playwright page methods run before the page is returned (browser requests only)."""
+        if not self.browser_wait_selector:
+            return []
+        from scrapy_playwright.page import PageMethod
+
+        return [PageMethod("wait_for_selector", self.browser_wait_selector, timeout=15000)]
+
+    def browser_meta(self, search: bool = True) -> dict[str, Any]:
+        """Request meta for a browser page; the wait selector applies to search pages only."""
+        if not self.use_browser:
+            return {}
+        return {
+            "playwright": True,
+            "playwright_page_methods": self.browser_page_methods() if search else [],
+        }
+
+    def search_request(self, term: str, page: int = 1) -> scrapy.Request:
+        return scrapy.Request(
+            self.search_url(term, page),
+            callback=self.parse_search,
+            errback=self.on_error,
+            meta={"search_term": term, "search_page": page, **self.browser_meta()},
+        )
+
+    async def start(self) -> AsyncIterator[Any]:
+        if getattr(self, "crawler", None) is not None:
+            # The politeness actually in force, for the run report.
+            settings, stats = self.crawler.settings, self.crawler.stats
+            stats.set_value("markwatch/download_delay", settings.getfloat("DOWNLOAD_DELAY"))
+            stats.set_value(
+                "markwatch/concurrency", settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+            )
+            stats.set_value("markwatch/robots_obeyed", settings.getbool("ROBOTSTXT_OBEY"))
+            stats.set_value("markwatch/browser", self.use_browser)
+            stats.set_value("markwatch/terms", len(self.terms))
+        if not self.terms:
+            self.logger.warning("%s: no search terms; nothing to crawl", self.name)
+        for term in self.terms:
+            yield self.search_request(term, 1)
+
+    # -- parsing ----------------------------------------------------------
+
+    def parse_results(self, response: TextResponse) -> list[Listing]:
+        """Listings on a search results page; raise `PageError(reason)` for an unusable page."""
+        raise NotImplementedError(f"{type(self).__name__} must define parse_results(response)")
+
+    def has_next_page(self, response: TextResponse, listings: list[Listing]) -> bool:
+        """Whether another result page exists; by default: this page had listings."""
+        return bool(listings)
+
+    def needs_product_page(self, listing: Listing) -> bool:
+        """Whether the search page lacked key fields that the product page has."""
+        return False
+
+    def parse_product_page(self, response: TextResponse, listing: Listing) -> Listing:
+        """Complete `listing` from its product page; raise `PageError` when unusable."""
+        return listing
+
+    def block_reason(self, response: Response) -> str | None:
+        """A short reason when `response` is a block page (captcha, login wall...), else None."""
+        from crawler.middlewares import detect_block
+
+        return detect_block(response)
+
+    def text_response(self, response: Response) -> TextResponse:
+        """The response decoded with a charset sniffer that does not trust a lying meta tag."""
+        return decode_response(response)
+
+    def _count(self, key: str, n: int = 1) -> None:
+        if getattr(self, "crawler", None) is not None:
+            self.crawler.stats.inc_value(key, n)
+
+    def drop(self, reason: str, detail: str = "") -> None:
+        """Count an unusable page or listing under `markwatch/dropped/<reason>`."""
+        self._count(f"markwatch/dropped/{reason}")
+        self.logger.info("dropped (%s) %s", reason, detail)
+
+    def _accept(self, listing: Listing, response: Response) -> Listing | None:
+        """Check a parsed listing; fill the common fields; drop it with a reason when unusable."""
+        if not listing.listing_id:
+            self.drop("missing_id", response.url)
+            return None
+        if not (listing.title or "").strip():
+            self.drop("missing_title", f"{listing.listing_id} on {response.url}")
+            return None
+        listing.marketplace = listing.marketplace or self.name
+        listing.search_term = listing.search_term or response.meta.get("search_term")
+        listing.page_url = listing.page_url or response.url
+        if listing.price is not None and not listing.currency:
+            listing.currency = self.default_currency
+        return listing
+
+    def parse_search(self, response: Response) -> Iterator[Any]:
+        term = response.meta.get("search_term", "")
+        page = int(response.meta.get("search_page", 1))
+        self._count("markwatch/pages")
+        try:
+            text = self.text_response(response)
+            listings = self.parse_results(text)
+        except PageError as exc:
+            self.drop(exc.reason, f"{response.url}: {exc.detail}")
+            return
+        except Exception as exc:  # a parser bug must not end the crawl of other terms
+            self.logger.exception("parse error on %s", response.url)
+            self.drop("parse_error", f"{response.url}: {exc.__class__.__name__}")
+            return
+        if page == 1 and not listings:
+            self._count("markwatch/zero_results")
+        for listing in listings:
+            ok = self._accept(listing, response)
+            if ok is None:
+                continue
+            if ok.key in self._seen:
+                self._count("markwatch/duplicates")
+                continue
+            self._seen.add(ok.key)
+            if self.needs_product_page(ok) and ok.url:
+                yield scrapy.Request(
+                    ok.url,
+                    callback=self.parse_product,
+                    errback=self.on_product_error,
+                    cb_kwargs={"listing": ok},
+                    meta={"search_term": term, **self.browser_meta(search=False)},
+                )
+            else:
+                self._count("markwatch/listings")
+                yield ok
+        if page < self.max_pages and self.has_next_page(text, listings):
+            yield self.search_request(term, page + 1)
+
+    def parse_product(self, response: Response, listing: Listing) -> Iterator[Any]:
+        try:
+            listing = self.parse_product_page(self.text_response(response), listing)
+        except PageError as exc:
+            # The search page already gave id and title: keep the listing, note the gap.
+            self._count(f"markwatch/product_page_failed/{exc.reason}")
+        except Exception as exc:
+            self.logger.exception("product page parse error on %s", response.url)
+            self._count(f"markwatch/product_page_failed/parse_error_{exc.__class__.__name__}")
+        self._count("markwatch/listings")
+        yield listing
+
+    def on_product_error(self, failure: Any) -> Iterator[Listing]:
+        """A product page that failed (404, timeout): keep what the search page gave."""
+        self.on_error(failure)
+        listing = failure.request.cb_kwargs.get("listing") if hasattr(failure, "request") else None
+        if listing is not None:
+            self._count("markwatch/product_page_failed/download")
+            self._count("markwatch/listings")
+            yield listing
+
+    def on_error(self, failure: Any) -> None:
+        """Count download failures by type; a failure of one page does not end the crawl."""
+        kind = failure.type.__name__ if getattr(failure, "type", None) else "error"
+        self._count(f"markwatch/errors/{kind}")
+        self.logger.warning(
+            "request failed (%s): %s",
+            kind,
+            failure.request.url if hasattr(failure, "request") else "",
+        )
+
+
+# -- running a crawl --------------------------------------------------------
+
+
+@dataclass
+class CrawlResult:
+    """What one crawl produced: items, the final stats and the close reason."""
+
+    items: list[Listing] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    close_reason: str | None = None
+    #: The last lines of the crawl's log (isolated runs only), for diagnosing failures.
+    log_tail: str = ""
+
+    @property
+    def blocked(self) -> bool:
+        return self.close_reason == BLOCKED
+
+    @property
+    def block_reason(self) -> str | None:
+        return self.stats.get("markwatch/blocked")
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        prefix = "markwatch/dropped/"
+        return {k[len(prefix) :]: v for k, v in self.stats.items() if k.startswith(prefix)}
+
+
+def _class_path(spider_cls: type[scrapy.Spider] | str) -> str:
+    if isinstance(spider_cls, str):
+        return spider_cls
+    return f"{spider_cls.__module__}:{spider_cls.__qualname__}"
+
+
+def load_spider_class(path: str) -> type[MarketSpider]:
+    """A spider class from "module:Class" or from a spider name ("amazon")."""
+    if ":" in path:
+        module, _, qualname = path.partition(":")
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        return obj
+    from scrapy.spiderloader import SpiderLoader
+
+    return SpiderLoader.from_settings(project_settings()).load(path)
+
+
+def _spider_or_generic(name: str, spider_kwargs: dict[str, Any]) -> type[scrapy.Spider]:
+    """The spider called `name`; a marketplace without its own spider whose config has
+    `search_url` and `selectors` gets the generic spider (`spider_kwargs` gains `marketplace`)."""
+    try:
+        return load_spider_class(name)
+    except KeyError:
+        config = spider_kwargs.get("config")
+        fields = config if isinstance(config, dict) else getattr(config, "__dict__", {})
+        if ":" in name or not (fields.get("search_url") and fields.get("selectors")):
+            raise
+        spider_kwargs.setdefault("marketplace", name)
+        return load_spider_class("generic")
+
+
+def project_settings(overrides: dict[str, Any] | None = None) -> Any:
+    """The project's Scrapy settings (`crawler.settings`) with `overrides` on top."""
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    if overrides:
+        settings.update(overrides, priority="cmdline")
+    return settings
+
+
+def crawl_in_this_process(
+    spider_cls: type[scrapy.Spider] | str,
+    settings: dict[str, Any] | None = None,
+    **spider_kwargs: Any,
+) -> CrawlResult:
+    """Run one crawl in this process (starts the reactor: once per process only)."""
+    from scrapy.crawler import CrawlerProcess
+
+    if isinstance(spider_cls, str):
+        cls = _spider_or_generic(spider_cls, spider_kwargs)
+    else:
+        cls = spider_cls
+    result = CrawlResult()
+    process = CrawlerProcess(project_settings(settings))
+    crawler = process.create_crawler(cls)
+
+    def on_item(item: Any) -> None:
+        result.items.append(item)
+
+    def on_closed(spider: Any, reason: str) -> None:
+        result.close_reason = reason
+
+    crawler.signals.connect(on_item, signal=signals.item_scraped)
+    crawler.signals.connect(on_closed, signal=signals.spider_closed)
+    process.crawl(crawler, **spider_kwargs)
+    process.start()
+    result.stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
+    return result
+
+
+def run_crawl(
+    spider_cls: type[scrapy.Spider] | str,
+    settings: dict[str, Any] | None = None,
+    *,
+    isolate: bool = True,
+    timeout: float | None = 600.0,
+    **spider_kwargs: Any,
+) -> CrawlResult:
+    """Crawl with `spider_cls` (a class, "module:Class" or a spider name) and return the result.
+
+    `settings` override `crawler.settings`; `spider_kwargs` go to the spider
+    (`terms=[...]`, `base_url=...`, `client=...`, `config=...`, `max_pages=...`).
+    With `isolate` (the default) the crawl runs in a fresh Python process, so this
+    can be called many times from one process; items and stats come back pickled.
+    Raises RuntimeError when the child process fails or exceeds `timeout` seconds.
+
+    Example::
+
+        result = run_crawl("amazon", {"LOG_LEVEL": "WARNING"},
+                           base_url="http://127.0.0.1:8080/amazon", terms=["acme"])
+        if result.blocked: print("blocked:", result.block_reason)
+    """
+    if not isolate:
+        return crawl_in_this_process(spider_cls, settings, **spider_kwargs)
+    with tempfile.TemporaryDirectory(prefix="markwatch-crawl-") as tmp:
+        job, out = Path(tmp, "job.pkl"), Path(tmp, "result.pkl")
+        job.write_bytes(pickle.dumps((_class_path(spider_cls), settings or {}, spider_kwargs)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [p for p in sys.path if p] + [env.get("PYTHONPATH", "")]
+        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "crawler.spider", str(job), str(out)],
+                env=env,
+                timeout=timeout,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(
+                f"crawl with {_class_path(spider_cls)} exceeded {timeout} s"
+            ) from None
+        if proc.returncode != 0 or not out.exists():
+            tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+            raise RuntimeError(
+                f"crawl with {_class_path(spider_cls)} failed (exit {proc.returncode}):\n{tail}"
+            )
+        result: CrawlResult = pickle.loads(out.read_bytes())
+        result.log_tail = "\n".join(proc.stderr.strip().splitlines()[-40:])
+        return result
+
+
+def _child_main(job: str, out: str) -> None:
+    spider_path, settings, kwargs = pickle.loads(Path(job).read_bytes())
+    result = crawl_in_this_process(spider_path, settings, **kwargs)
+    Path(out).write_bytes(pickle.dumps(result))
+
+
+if __name__ == "__main__":
+    # Import by module name so pickled results refer to crawler.spider, not __main__.
+    from crawler.spider import _child_main as _main
+
+    _main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,1 @@
+"""Takedown cases: states, working-day deadlines, readiness, complaint packages, stay-down."""

@@ -1,0 +1,196 @@
+"""Scoring a JSON Lines file of listings (CONTRACT.md sections 2 and 3), streamed.
+
+Lines are read one at a time, grouped into chunks and scored by a pool of worker
+processes, each building its `Matcher` once; results are written in input order
+while later chunks are still being scored, so memory stays bounded whatever the
+file's size. A bad line is reported with its line number and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from matching.types import ListingInput
+
+CHUNK = 48  # listings per task: large enough to amortise the hand-over, small for even load
+
+_worker_matcher = None
+
+
+@dataclass(slots=True)
+class BatchStats:
+    read: int = 0
+    scored: int = 0
+    bad: int = 0
+    errors: int = 0
+
+
+class InputError(Exception):
+    """The listings file cannot be read at all (one line for the user)."""
+
+
+def _parse(lines: Iterator[tuple[int, bytes]], base: Path, warn: Callable[[str], None],
+           name: str, stats: BatchStats) -> Iterator[tuple[int, dict[str, Any]]]:
+    seen: set[str] = set()
+    for n, raw in lines:
+        stats.read += 1
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError("expected a JSON object")
+            if "id" not in data or data["id"] in (None, ""):
+                raise ValueError("missing required key 'id'")
+            if not isinstance(data.get("title"), str):
+                raise ValueError("missing required key 'title' (text)")
+            if data.get("price") is not None:
+                float(data["price"])
+            images = data.get("images")
+            if images is not None and not isinstance(images, list):
+                raise ValueError("'images' must be a list of paths or URLs")
+        except UnicodeDecodeError:
+            stats.bad += 1
+            warn(f"{name}:{n}: skipped: not UTF-8 text")
+            continue
+        except json.JSONDecodeError as exc:
+            stats.bad += 1
+            warn(f"{name}:{n}: skipped: invalid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except (ValueError, TypeError) as exc:
+            stats.bad += 1
+            warn(f"{name}:{n}: skipped: {exc}")
+            continue
+        lid = str(data["id"])
+        if lid in seen:
+            warn(f"{name}:{n}: duplicate id {lid!r}; scored again")
+        if len(seen) < 2_000_000:
+            seen.add(lid)
+        yield n, data
+
+
+def _init_worker(config: str, images: bool) -> None:
+    global _worker_matcher
+    from crawler.config import load_client
+    from matching.score import Matcher
+
+    _worker_matcher = Matcher(load_client(config), images=images)
+
+
+def _score_chunk(chunk: list[tuple[int, dict[str, Any]]], base: str, matcher=None) -> list[tuple[str, list[str]]]:
+    """Score a chunk; returns (output line, warnings) per listing, in order."""
+    m = matcher or _worker_matcher
+    out: list[tuple[str, list[str]]] = []
+    for n, data in chunk:
+        warnings: list[str] = []
+        try:
+            listing = ListingInput.from_dict(data, Path(base))
+            result = m.assess(listing).to_json()
+        except Exception as exc:  # one listing's failure must not lose the rest
+            warnings.append(f"line {n}: scoring failed ({exc.__class__.__name__}: {exc}); written as clear")
+            result = {"id": str(data.get("id")), "score": 0.0, "verdict": "clear", "mark_id": None,
+                      "signals": [{"kind": "error", "score": 0.0, "detail": f"not scored: {exc.__class__.__name__}"}]}
+        out.append((json.dumps(result, ensure_ascii=False), warnings))
+    return out
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            yield n, raw
+
+
+def check_input(listings: str | os.PathLike[str]) -> Path:
+    """The listings file, or InputError with one line when it cannot be read."""
+    path = Path(listings)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: expected a JSON Lines file, found a directory or special file")
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    return path
+
+
+def score_file(config: str | os.PathLike[str], listings: str | os.PathLike[str], out: IO[str], *,
+               workers: int = 0, images: bool = True, warn: Callable[[str], None] | None = None,
+               matcher=None) -> BatchStats:
+    """Score every listing of a JSONL file into `out`, one line each, in input order.
+
+    `matcher` (already built for the same client) is used in-process for small
+    inputs; larger inputs fan out to `workers` processes (0 = all cores).
+    """
+    warn = warn or (lambda m: print(m, file=sys.stderr))
+    path = check_input(listings)
+    base = str(path.resolve().parent)
+    stats = BatchStats()
+    items = _parse(_lines(path), Path(base), warn, str(path), stats)
+    workers = workers or os.cpu_count() or 1
+
+    def emit(results: list[tuple[str, list[str]]]) -> None:
+        for line, warnings in results:
+            for w in warnings:
+                stats.errors += 1
+                warn(f"{path}:{w}")
+            out.write(line + "\n")
+            stats.scored += 1
+
+    first: list[tuple[int, dict[str, Any]]] = []
+    for item in items:
+        first.append(item)
+        if len(first) >= CHUNK * 2:
+            break
+    if len(first) < CHUNK * 2 or workers == 1:
+        # Small input (or one core): no pool to start.
+        if matcher is None:
+            from crawler.config import load_client
+            from matching.score import Matcher
+
+            matcher = Matcher(load_client(config), images=images)
+        emit(_score_chunk(first, base, matcher))
+        chunk: list[tuple[int, dict[str, Any]]] = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= CHUNK:
+                emit(_score_chunk(chunk, base, matcher))
+                chunk = []
+        if chunk:
+            emit(_score_chunk(chunk, base, matcher))
+        return stats
+
+    ctx = mp.get_context("spawn" if sys.platform != "linux" else "fork")
+    pending: deque[Future] = deque()
+    max_pending = workers * 4
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(str(config), images)) as pool:
+
+        def submit(chunk: list[tuple[int, dict[str, Any]]]) -> None:
+            pending.append(pool.submit(_score_chunk, chunk, base))
+            while len(pending) >= max_pending:
+                emit(pending.popleft().result())
+
+        submit(first[:CHUNK])
+        submit(first[CHUNK:])
+        chunk = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= CHUNK:
+                submit(chunk)
+                chunk = []
+        if chunk:
+            submit(chunk)
+        while pending:
+            emit(pending.popleft().result())
+    return stats

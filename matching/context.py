@@ -1,0 +1,193 @@
+"""Context: do the listing's goods fit the mark, and how is the brand used?
+
+* goods fit: the listing's goods (found through the goods lexicon in
+  `matching/data/goods.yaml`, English and Chinese) against the mark's `keywords`
+  and Nice `classes`. `Nikon camera strap` is not Nike's goods, `Canon in D`
+  sheet music is not Canon's.
+* nominative use: "compatible with X", "for X", "适用于X": the brand names what
+  the goods fit, which is not infringement by itself.
+* resale: "used", "pre-owned", "二手", "95新": second-hand goods, which are not
+  counterfeits when the price is fair.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from matching.normalize import fold
+
+DATA = Path(__file__).with_name("data") / "goods.yaml"
+
+FIT_KEYWORD = 2  # the goods are among the mark's keywords (or its products)
+FIT_CLASS = 1  # the goods fall in one of the mark's Nice classes
+FIT_UNKNOWN = 0  # the goods could not be told
+FIT_OTHER = -1  # the goods are known and lie outside the mark's keywords and classes
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORD = re.compile(r"[a-z0-9]+")
+
+_RESALE = re.compile(
+    r"\b(?:used|pre[\s-]?owned|pre[\s-]?loved|second[\s-]?hand|secondhand|gently[\s-]+used|like[\s-]+new"
+    r"|refurbished|open[\s-]+box|ex[\s-]?display|preowned|preloved)\b"
+    r"|二手|闲置|閒置|自用|中古|[0-9一二三四五六七八九十]成新|9[0-9]新|99新|(?:九五|九九|九八|八五)新",
+)
+_NOT_RESALE = re.compile(r"\b(?:widely|commonly|most|often|can be|be|is|are|easy to be)\s+used\b|\bused\s+(?:for|to|in|with|by|as)\b")
+_NOMINATIVE_BEFORE = re.compile(
+    r"(?:\b(?:compatible|compatibility|fits?|fit for|replacement|replace|replaces|works|working|suitable|designed|made|"
+    r"for use|adapter|adaptor|charger|case|cover|strap|band|mount|cable|battery|lens cap|skin|protector)?\s*"
+    r"(?:with|for|to)\s+(?:the\s+|all\s+|most\s+)?$)"
+    r"|(?:适用于|适用|兼容|适配|专用|用于|配)\s*$"
+)
+
+
+@dataclass(slots=True)
+class Goods:
+    """What a listing sells, as far as the lexicon can tell."""
+
+    concepts: set[str] = field(default_factory=set)
+    classes: set[int] = field(default_factory=set)
+    words: list[str] = field(default_factory=list)  # the words that named the goods
+
+
+class GoodsLexicon:
+    def __init__(self, path: Path = DATA) -> None:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: cannot read the goods lexicon ({exc})") from None
+        self.classes: dict[str, set[int]] = {}
+        self.single: dict[str, set[str]] = {}  # one Latin word -> concepts
+        self.phrases: list[tuple[re.Pattern[str], str, str]] = []
+        self.cjk: list[tuple[str, str]] = []
+        for concept, spec in data.items():
+            if not isinstance(spec, dict) or "words" not in spec:
+                raise ValueError(f"{path}: {concept}: expected classes: and words:")
+            self.classes[concept] = {int(c) for c in spec.get("classes") or []}
+            for word in spec["words"]:
+                w = fold(str(word)).strip()
+                if _CJK.search(w):
+                    self.cjk.append((w, concept))
+                elif re.fullmatch(r"[a-z0-9]+", w):
+                    self.single.setdefault(_singular(w), set()).add(concept)
+                else:
+                    words = [re.escape(x) for x in re.split(r"[\s-]+", w) if x]
+                    pattern = re.compile(r"\b" + r"[\s-]*".join(words) + r"s?\b")
+                    self.phrases.append((pattern, concept, w))
+
+    def goods(self, text: str) -> Goods:
+        folded = fold(text)
+        g = Goods()
+        for tok in _WORD.findall(folded):
+            for concept in self.single.get(_singular(tok), ()):
+                g.concepts.add(concept)
+                g.words.append(tok)
+        for pattern, concept, w in self.phrases:
+            if concept not in g.concepts and pattern.search(folded):
+                g.concepts.add(concept)
+                g.words.append(w)
+        if _CJK.search(folded):
+            from matching.chinese import to_simplified
+
+            simple = to_simplified(folded)
+            for w, concept in self.cjk:
+                if concept not in g.concepts and w in simple:
+                    g.concepts.add(concept)
+                    g.words.append(w)
+        for c in g.concepts:
+            g.classes |= self.classes[c]
+        return g
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=1)
+def default_lexicon() -> GoodsLexicon:
+    return GoodsLexicon()
+
+
+@dataclass(slots=True)
+class MarkGoods:
+    """A mark's goods: its keywords (literal and as concepts) and Nice classes."""
+
+    mark_id: str
+    keywords: list[str]
+    keyword_patterns: list[re.Pattern[str]]
+    concepts: set[str]
+    classes: set[int]
+
+    @classmethod
+    def build(cls, mark, products, lexicon: GoodsLexicon) -> MarkGoods:
+        keywords = [fold(k).strip() for k in mark.keywords if k.strip()]
+        patterns = []
+        concepts: set[str] = set()
+        for k in keywords:
+            if _CJK.search(k):
+                patterns.append(re.compile(re.escape(k)))
+            else:
+                words = [re.escape(_singular(x)) for x in re.split(r"[\s-]+", k) if x]
+                patterns.append(re.compile(r"\b" + r"[\s-]*".join(words) + r"(?:s|es)?\b"))
+            concepts |= lexicon.goods(k).concepts
+        for p in products:
+            concepts |= lexicon.goods(p.name).concepts
+        classes = set(mark.classes)
+        if not classes:  # without registered classes, the keywords' classes stand in
+            for c in concepts:
+                classes |= lexicon.classes.get(c, set())
+        return cls(mark.id, keywords, patterns, concepts, classes)
+
+    def fit(self, text: str, goods: Goods) -> tuple[int, str]:
+        """How well the listing's goods fit this mark, with the reason in words."""
+        folded = fold(text)
+        for k, pattern in zip(self.keywords, self.keyword_patterns):
+            if pattern.search(folded):
+                return FIT_KEYWORD, f"goods '{k}' are among the mark's keywords"
+        shared = goods.concepts & self.concepts
+        if shared:
+            return FIT_KEYWORD, f"goods ({', '.join(sorted(shared))}) are the mark's kind of goods"
+        classes = goods.classes & self.classes
+        if classes:
+            return FIT_CLASS, f"goods fall in Nice class {', '.join(map(str, sorted(classes)))} of the mark"
+        if goods.concepts:
+            words = ", ".join(sorted(set(goods.words))[:4])
+            own = ", ".join(map(str, sorted(goods.classes)))
+            return FIT_OTHER, (
+                f"goods ({words}; class {own}) are outside the mark's keywords and classes "
+                f"{', '.join(map(str, sorted(self.classes))) or '-'}"
+            )
+        return FIT_UNKNOWN, "goods not recognised"
+
+
+def resale_marker(text: str) -> str | None:
+    """The words that say the goods are second-hand, if any."""
+    folded = fold(text)
+    cleaned = _NOT_RESALE.sub(" ", folded)
+    m = _RESALE.search(cleaned)
+    return m.group().strip() if m else None
+
+
+def nominative(text: str, start: int) -> str | None:
+    """The words before a brand mention that say the goods only fit the brand."""
+    before = fold(text[max(0, start - 40) : start])
+    m = _NOMINATIVE_BEFORE.search(before)
+    if not m:
+        return None
+    phrase = m.group().strip()
+    # "for" alone is too common ("shoes for men ... Nike" is not nominative): insist
+    # that the phrase sits right before the brand and is more than a bare "for"
+    # unless goods words precede it.
+    if phrase in ("for", "to", "with"):
+        words = _WORD.findall(before)
+        if len(words) < 2:
+            return None
+    return phrase

@@ -1,0 +1,504 @@
+"""Image evidence: reused product photos, logos inside photos, text in photos.
+
+`ImageMatcher.from_client(client)` prepares the registered mark and product
+images once; `match(listing)` returns `Signal`s of kind
+
+- ``image``: a listing photo is a (transformed) copy of a registered product
+  photo or mark image,
+- ``logo``: a registered logo appears inside a listing photo,
+- ``ocr``: a mark term is written in a listing photo (only with ``ocr=True``).
+
+Counterfeiters resize, recompress, crop, rotate, mirror, frame, recolour and
+stamp banners or watermarks on the photos they reuse, so two independent
+detectors look for copies:
+
+1. Perceptual hashes (64-bit DCT hash + 64-bit gradient hash) of the photo with
+   uniform borders and white canvas trimmed away, compared in one vectorised
+   Hamming-distance pass against precomputed hashes of mirrored, rotated and
+   cropped variants of every registered image. Cheap, and catches low-texture
+   photos that have few keypoints.
+2. SIFT keypoints matched to every registered image (and its mirror image),
+   accepted only when a RANSAC similarity transform explains them and, for
+   weak support, when the warped registered image correlates with the photo.
+   This survives crops, banners, badges and watermarks, which change a hash.
+
+Photos that cannot be read (missing, truncated, zero bytes, HTML instead of an
+image, decompression bombs) are skipped with a warning naming them; matching
+never raises because of one bad photo.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import urllib.request
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from PIL import Image, ImageFile
+
+from matching.logo import (
+    RANSAC_PX,
+    RATIO,
+    Features,
+    GeometricMatch,
+    LogoDetector,
+    foreground_mask,
+    sift,
+    warped_ncc,
+)
+from matching.types import ListingInput, Signal
+
+if TYPE_CHECKING:
+    from crawler.config import Client
+
+log = logging.getLogger(__name__)
+
+# Hostile input limits. Listing photos are small; anything near these limits is
+# not a product photo, and a decompression bomb must be refused before decoding.
+MAX_IMAGE_BYTES = 15 * 1024 * 1024
+MAX_IMAGE_PIXELS = 40_000_000
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+URL_TIMEOUT = 5.0
+
+# Everything is compared at this size: marketplace photos are rarely larger in
+# useful detail, and it bounds the cost per photo.
+MAX_SIDE = 320
+
+# Decision defaults: a precision/recall trade-off measured on the dev set with
+# benchmarks/image_signals.py. Lower hash distances or more inliers mean fewer
+# false alarms on unrelated photos and fewer reused photos found.
+HASH_MAX_DISTANCE = 14  # of 128 bits (pHash + dHash)
+KP_STRONG_INLIERS = 12  # enough keypoints in one geometry on their own
+KP_WEAK_INLIERS = 5  # fewer need the photometric check below
+KP_MIN_NCC = 0.7
+KP_MIN_SCALE = 0.25  # a near-duplicate fills a good part of the photo
+MARK_MIN_WIDTH = 0.45  # a copied mark image fills at least this much of the photo's width
+LOGO_UPSCALE = 2.0
+LOGO_FEATURES = 2000
+KP_MAX_ANGLE = 25.0  # degrees; copies are at most slightly rotated (mirrors are indexed)
+
+# Variants of each registered image hashed at index time.
+_ROTATIONS = (-6.0, -3.0, 0.0, 3.0, 6.0)
+_CROPS = (0.0, 0.1)
+# Listing-side variants: whole photo, and without a top or bottom strip where
+# sellers put banners.
+_STRIPS = ((0.0, 0.0), (0.15, 0.0), (0.0, 0.15))
+
+_bf = cv2.BFMatcher(cv2.NORM_L2)
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _decode(data: bytes, name: str) -> np.ndarray | None:
+    """Bytes to an RGB array no larger than MAX_SIDE, or None with a warning."""
+    if not data:
+        log.warning("image %s skipped: empty (zero bytes)", name)
+        return None
+    if len(data) > MAX_IMAGE_BYTES:
+        log.warning("image %s skipped: %d bytes exceeds the %d-byte limit", name, len(data), MAX_IMAGE_BYTES)
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            w, h = im.size
+            if w * h > MAX_IMAGE_PIXELS or w <= 0 or h <= 0:
+                log.warning("image %s skipped: %dx%d pixels, refused as a decompression bomb", name, w, h)
+                return None
+            # JPEG can decode at a reduced scale directly, which is much cheaper.
+            im.draft("RGB", (MAX_SIDE * 2, MAX_SIDE * 2))
+            im = im.convert("RGB")
+            im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+            arr = np.asarray(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        log.warning("image %s skipped: refused as a decompression bomb (%s)", name, e)
+        return None
+    except Exception as e:  # noqa: BLE001 - any decoder failure means "not a usable image"
+        kind = "not an image" if isinstance(e, Image.UnidentifiedImageError) else "unreadable"
+        head = data[:15].lstrip().lower()
+        if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
+            kind = "HTML/markup instead of an image"
+        log.warning("image %s skipped: %s (%s)", name, kind, str(e).splitlines()[0][:120] if str(e) else type(e).__name__)
+        return None
+    if min(arr.shape[:2]) < 8:
+        log.warning("image %s skipped: too small (%dx%d)", name, arr.shape[1], arr.shape[0])
+        return None
+    return arr
+
+
+def _fetch(url: str, name: str) -> bytes | None:
+    try:
+        req = urllib.request.Request(url, headers={"User-Agent": "markwatch"})
+        with urllib.request.urlopen(req, timeout=URL_TIMEOUT) as resp:  # noqa: S310 - http(s) only
+            data = resp.read(MAX_IMAGE_BYTES + 1)
+    except Exception as e:  # noqa: BLE001 - network failures skip the photo
+        log.warning("image %s skipped: download failed (%s)", name, e)
+        return None
+    if len(data) > MAX_IMAGE_BYTES:
+        log.warning("image %s skipped: larger than %d bytes", name, MAX_IMAGE_BYTES)
+        return None
+    return data
+
+
+def load_image(source: str | Path | bytes, name: str | None = None, fetch_urls: bool = False) -> np.ndarray | None:
+    """Read a photo (path, http(s) URL or bytes) as RGB, or None with a logged warning."""
+    if isinstance(source, (bytes, bytearray)):
+        return _decode(bytes(source), name or "(bytes)")
+    ref = str(source)
+    name = name or ref
+    if ref.startswith(("http://", "https://")):
+        if not fetch_urls:
+            log.warning("image %s skipped: downloading is not enabled", name)
+            return None
+        data = _fetch(ref, name)
+        return None if data is None else _decode(data, name)
+    path = Path(ref)
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            log.warning("image %s skipped: %d bytes exceeds the %d-byte limit", name, size, MAX_IMAGE_BYTES)
+            return None
+        data = path.read_bytes()
+    except OSError as e:
+        log.warning("image %s skipped: cannot read (%s)", name, e.strerror or e)
+        return None
+    return _decode(data, name)
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def trim_borders(rgb: np.ndarray, tol: int = 24, passes: int = 3) -> np.ndarray:
+    """Cut uniform margins (frames, then the white canvas inside them)."""
+    a = rgb
+    for _ in range(passes):
+        h, w = a.shape[:2]
+        if h < 24 or w < 24:
+            break
+        g = a.astype(np.int16)
+        corners = np.stack([g[0, 0], g[0, -1], g[-1, 0], g[-1, -1]])
+        ref = np.median(corners, axis=0)
+        near = np.abs(g - ref).max(axis=-1) <= tol
+        rows, cols = near.mean(axis=1), near.mean(axis=0)
+        t, b, left, r = 0, h, 0, w
+        while t < h // 2 and rows[t] > 0.97:
+            t += 1
+        while b > h // 2 and rows[b - 1] > 0.97:
+            b -= 1
+        while left < w // 2 and cols[left] > 0.97:
+            left += 1
+        while r > w // 2 and cols[r - 1] > 0.97:
+            r -= 1
+        if (t, b, left, r) == (0, h, 0, w) or b - t < 16 or r - left < 16:
+            break
+        a = a[t:b, left:r]
+    return a
+
+
+def _phash(gray: np.ndarray) -> np.ndarray:
+    small = cv2.resize(gray.astype(np.float32), (32, 32), interpolation=cv2.INTER_AREA)
+    low = cv2.dct(small)[:8, :8].ravel()
+    return np.packbits(low > np.median(low))
+
+
+def _dhash(gray: np.ndarray) -> np.ndarray:
+    small = cv2.resize(gray.astype(np.float32), (9, 8), interpolation=cv2.INTER_AREA)
+    return np.packbits((small[:, 1:] > small[:, :-1]).ravel())
+
+
+def image_hash(gray: np.ndarray) -> np.ndarray:
+    """128 bits as 16 bytes: DCT hash (layout) then gradient hash (edges)."""
+    return np.concatenate([_phash(gray), _dhash(gray)])
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distances between packed hashes, broadcast over leading axes."""
+    return _POPCOUNT[np.bitwise_xor(a, b)].sum(axis=-1, dtype=np.int32)
+
+
+def _rotate(gray: np.ndarray, deg: float) -> np.ndarray:
+    h, w = gray.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
+    return cv2.warpAffine(gray, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def _to_gray(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+# --------------------------------------------------------------------------- index
+
+
+@dataclass(slots=True)
+class Reference:
+    """One registered image: a product photo or a mark image."""
+
+    mark_id: str
+    product_id: str | None
+    label: str  # e.g. products/acme-pad.jpg
+    kind: str  # "product" or "mark"
+    gray: np.ndarray
+    mask: np.ndarray  # uint8 0/255: the object, without a plain background
+    features: list[Features] = field(default_factory=list)  # [as registered, mirrored]
+
+    @property
+    def gray_mirrored(self) -> np.ndarray:
+        return np.ascontiguousarray(self.gray[:, ::-1])
+
+    @property
+    def mask_mirrored(self) -> np.ndarray:
+        return np.ascontiguousarray(self.mask[:, ::-1])
+
+    @property
+    def what(self) -> str:
+        return f"registered {'product' if self.kind == 'product' else 'mark'} image {self.label}"
+
+
+def _label(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
+class ImageMatcher:
+    """Compares listing photos with a client's registered images; build once, reuse."""
+
+    def __init__(
+        self,
+        references: list[Reference],
+        logos: LogoDetector,
+        *,
+        ocr: bool = False,
+        fetch_urls: bool = False,
+        terms: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.references = references
+        self.logos = logos
+        self.ocr = ocr
+        self.fetch_urls = fetch_urls
+        self.terms = terms or {}
+        self._sift = sift()
+        self._sift_logo = sift(LOGO_FEATURES)
+        # One row per (reference, mirrored, rotation, crop) variant.
+        rows: list[np.ndarray] = []
+        meta: list[tuple[int, bool, float, tuple[float, float, float, float]]] = []
+        for ri, ref in enumerate(references):
+            base = trim_borders(np.dstack([ref.gray] * 3))[..., 0]
+            for mirrored in (False, True):
+                g0 = np.ascontiguousarray(base[:, ::-1]) if mirrored else base
+                for deg in _ROTATIONS:
+                    g = _rotate(g0, deg) if deg else g0
+                    h, w = g.shape
+                    for ct in _CROPS:
+                        for cb in _CROPS:
+                            for cl in _CROPS:
+                                for cr in _CROPS:
+                                    sub = g[int(h * ct) : h - int(h * cb), int(w * cl) : w - int(w * cr)]
+                                    rows.append(image_hash(sub))
+                                    meta.append((ri, mirrored, deg, (ct, cb, cl, cr)))
+        self._hashes = np.array(rows, np.uint8).reshape(-1, 16)
+        self._hash_meta = meta
+        self._hash_ref = np.array([m[0] for m in meta], np.int32)
+        # All keypoints of all registered variants in one table; owner = 2 * ref + mirrored.
+        des, pts, owner = [], [], []
+        for ri, ref in enumerate(references):
+            for mirrored, f in enumerate(ref.features):
+                if len(f):
+                    des.append(f.descriptors)
+                    pts.append(f.points)
+                    owner.append(np.full(len(f), 2 * ri + mirrored, np.int32))
+        self._kp_des = np.vstack(des).astype(np.float32) if des else None
+        self._kp_pts = np.vstack(pts) if pts else np.zeros((0, 2), np.float32)
+        self._kp_owner = np.concatenate(owner) if owner else np.zeros(0, np.int32)
+
+    @classmethod
+    def from_client(cls, client: Client, *, ocr: bool = False, fetch_urls: bool = False) -> ImageMatcher:
+        """Load and index every mark and product image of the client file."""
+        refs: list[Reference] = []
+        logo_items: list[tuple[str, str, np.ndarray]] = []
+        detector = sift()
+
+        def add(path: Path, mark_id: str, product_id: str | None, kind: str) -> None:
+            rgb = load_image(path, name=str(path))
+            if rgb is None:
+                return  # already warned; the mark is still matched by its other evidence
+            label = _label(Path(path))
+            gray = _to_gray(rgb)
+            # Correlate only the object: plain backgrounds agree with any other render.
+            mask = foreground_mask(rgb, tol=16).astype(np.uint8) * 255
+            ref = Reference(mark_id, product_id, label, kind, gray, mask)
+            ref.features = [Features.of(gray, detector), Features.of(np.ascontiguousarray(gray[:, ::-1]), detector)]
+            refs.append(ref)
+            if kind == "mark":
+                logo_items.append((mark_id, label, rgb))
+
+        for mark in client.marks:
+            for path in mark.images:
+                add(path, mark.id, None, "mark")
+        for product in client.products:
+            for path in product.images:
+                add(path, product.mark, product.id, "product")
+        terms = {m.id: list(dict.fromkeys([m.title, *m.terms])) for m in client.marks}
+        return cls(refs, LogoDetector.from_images(logo_items), ocr=ocr, fetch_urls=fetch_urls, terms=terms)
+
+    # ----------------------------------------------------------------- matching
+
+    def _photos(self, listing: ListingInput) -> list[tuple[str, np.ndarray]]:
+        out: list[tuple[str, np.ndarray]] = []
+        if listing.image_bytes:
+            for i, data in enumerate(listing.image_bytes):
+                ref = listing.images[i] if i < len(listing.images) else None
+                name = f"photo {i + 1}" + (f" ({ref})" if ref else "") + f" of {listing.id}"
+                rgb = _decode(data or b"", name)
+                if rgb is not None:
+                    out.append((f"photo {i + 1}", rgb))
+            return out
+        for i, ref in enumerate(listing.images):
+            rgb = load_image(ref, name=f"photo {i + 1} ({ref}) of {listing.id}", fetch_urls=self.fetch_urls)
+            if rgb is not None:
+                out.append((f"photo {i + 1}", rgb))
+        return out
+
+    def match(self, listing: ListingInput) -> list[Signal]:
+        """All image evidence for one listing, strongest first (never raises on bad photos)."""
+        best: dict[tuple[str, str | None, str], Signal] = {}
+
+        def keep(sig: Signal) -> None:
+            key = (sig.kind, sig.mark_id, sig.product_id)
+            if key not in best or sig.score > best[key].score:
+                best[key] = sig
+
+        for name, rgb in self._photos(listing):
+            try:
+                for sig in self.match_photo(rgb, name):
+                    keep(sig)
+            except Exception:  # noqa: BLE001 - one odd photo must not stop the listing
+                log.warning("image %s of %s skipped: matching failed", name, listing.id, exc_info=True)
+        # A logo hit for a mark already proven by a copied image adds nothing.
+        proven = {s.mark_id for s in best.values() if s.kind == "image"}
+        signals = [s for s in best.values() if not (s.kind == "logo" and s.mark_id in proven)]
+        return sorted(signals, key=lambda s: -s.score)
+
+    def _keypoint_matches(self, feats: Features) -> list[tuple[int, bool, GeometricMatch]]:
+        """(reference index, mirrored, transform) for each registered variant with support."""
+        if len(feats) < 4 or self._kp_des is None:
+            return []
+        pairs = _bf.knnMatch(feats.descriptors, self._kp_des, k=2)
+        good = np.array(
+            [(m[0].queryIdx, m[0].trainIdx) for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance],
+            np.int64,
+        ).reshape(-1, 2)
+        out = []
+        owners = self._kp_owner[good[:, 1]]
+        for owner in np.unique(owners):
+            sel = good[owners == owner]
+            if len(sel) < KP_WEAK_INLIERS:
+                continue
+            src = self._kp_pts[sel[:, 1]]
+            dst = feats.points[sel[:, 0]]
+            m, inl = cv2.estimateAffinePartial2D(
+                src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX, maxIters=2000
+            )
+            if m is None or inl is None:
+                continue
+            out.append((int(owner) // 2, bool(owner % 2), GeometricMatch(m, int(inl.sum()), len(sel))))
+        return out
+
+    def match_photo(self, rgb: np.ndarray, name: str = "photo") -> list[Signal]:
+        """Signals for one decoded RGB photo."""
+        signals: list[Signal] = []
+        gray = _to_gray(rgb)
+        found: dict[int, Signal] = {}
+
+        # 1. hashes of the trimmed photo against every registered variant at once
+        trimmed = _to_gray(trim_borders(rgb))
+        h = trimmed.shape[0]
+        queries = np.stack([image_hash(trimmed[int(h * top) : h - int(h * bottom)]) for top, bottom in _STRIPS])
+        dist = hamming(self._hashes[None, :, :], queries[:, None, :]).min(axis=0)
+        for ri in np.unique(self._hash_ref[dist <= HASH_MAX_DISTANCE]):
+            rows = np.nonzero(self._hash_ref == ri)[0]
+            j = rows[int(dist[rows].argmin())]
+            d = int(dist[j])
+            _, mirrored, deg, crop = self._hash_meta[j]
+            ref = self.references[ri]
+            how = [w for w, on in (("mirrored", mirrored), ("rotated", deg != 0), ("cropped", any(crop))) if on]
+            desc = (", ".join(how) + " ") if how else ""
+            score = 0.97 - 0.25 * d / HASH_MAX_DISTANCE
+            found[ri] = Signal(
+                "image",
+                score,
+                f"{name} is a {desc}copy of {ref.what} (hash distance {d}/128)",
+                ref.mark_id,
+                ref.product_id,
+            )
+
+        # 2. keypoints with a geometric and photometric check; one nearest-neighbour
+        # pass over the descriptors of all registered images (and mirror images)
+        # at once, so the ratio test also rejects features common to several.
+        feats = Features.of(gray, self._sift)
+        for ri, mirrored, gm in self._keypoint_matches(feats):
+            ref = self.references[ri]
+            if gm.inliers < KP_WEAK_INLIERS or gm.scale < KP_MIN_SCALE or abs(gm.angle) > KP_MAX_ANGLE:
+                continue
+            if ref.kind == "mark" and gm.scale * ref.gray.shape[1] < MARK_MIN_WIDTH * gray.shape[1]:
+                continue  # a small mark inside the photo is the logo detector's finding
+            ncc = None
+            if gm.inliers < KP_STRONG_INLIERS:
+                g, mk = (ref.gray_mirrored, ref.mask_mirrored) if mirrored else (ref.gray, ref.mask)
+                ncc = warped_ncc(g, mk, gray, gm.matrix)
+                if ncc < KP_MIN_NCC:
+                    continue
+            score = min(0.99, 0.75 + 0.01 * gm.inliers) if ncc is None else 0.55 + 0.4 * ncc
+            how = ["mirrored"] if mirrored else []
+            if abs(gm.angle) >= 1.5:
+                how.append(f"rotated {gm.angle:+.0f}°")
+            extra = f", correlation {ncc:.2f}" if ncc is not None else ""
+            sig = Signal(
+                "image",
+                score,
+                f"{name} shows {ref.what}{' (' + ', '.join(how) + ')' if how else ''}: "
+                f"{gm.inliers} keypoints agree on one placement{extra}",
+                ref.mark_id,
+                ref.product_id,
+            )
+            if ri not in found or sig.score > found[ri].score:
+                found[ri] = sig
+        signals.extend(found.values())
+
+        # 3. registered logos inside the photo
+        copied = {self.references[ri].mark_id for ri in found}
+        # Small logos (10-20 % of the width) have too few pixels for keypoints at
+        # the comparison size: look for logos in a photo enlarged LOGO_UPSCALE times.
+        up = cv2.resize(gray, None, fx=LOGO_UPSCALE, fy=LOGO_UPSCALE, interpolation=cv2.INTER_CUBIC)
+        up_feats = Features.of(up, self._sift_logo)
+        for hit in self.logos.detect(up, up_feats) if len(up_feats) >= 4 else []:
+            if hit.logo.mark_id in copied:
+                continue
+            mirrored = ", mirrored" if hit.logo.mirrored else ""
+            signals.append(
+                Signal(
+                    "logo",
+                    hit.score,
+                    f"{name} contains registered logo {hit.logo.label} at {hit.width_fraction:.0%} of its width"
+                    f"{mirrored} ({hit.inliers} keypoints agree, correlation {hit.ncc:.2f})",
+                    hit.logo.mark_id,
+                    None,
+                )
+            )
+
+        # 4. text written in the photo
+        if self.ocr and self.terms:
+            from matching.ocr import find_terms, read_text
+
+            text = read_text(rgb)
+            for mark_id, term, seen, score in find_terms(text, self.terms):
+                signals.append(
+                    Signal("ocr", score, f"{name} shows the text '{seen}', which matches term '{term}'", mark_id, None)
+                )
+        return signals

@@ -1,0 +1,226 @@
+"""Keypoint matching with a geometric check: registered logos inside listing photos.
+
+A registered logo shown small (roughly 5-100 % of the photo's width) inside
+another photo has too few pixels for a whole-image hash, but its corners and
+letter shapes survive as SIFT keypoints. A match needs three things at once:
+
+1. descriptor matches that pass Lowe's ratio test against the logo alone,
+2. a similarity transform (RANSAC) that explains enough of them, and
+3. a photometric check: the logo warped into the photo by that transform must
+   correlate with the pixels it lands on (normalised cross-correlation inside
+   the logo's own shape), so that a few accidental keypoint agreements on an
+   unrelated logo or texture do not count.
+
+`KeypointIndex` is shared with the near-duplicate matcher in `matching.image`,
+which compares whole registered photos with the same machinery.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# SIFT with a low contrast threshold keeps keypoints on flat, low-contrast art
+# (drawn logos, dark photos); the cap bounds the cost per photo.
+SIFT_FEATURES = 800
+SIFT_CONTRAST = 0.02
+RATIO = 0.8  # Lowe's ratio test
+RANSAC_PX = 4.0
+LOGO_WIDTH = 160  # logos are described at about the size they appear in photos
+
+# Defaults of the decision; a precision/recall trade-off measured on the dev set
+# (benchmarks/image_signals.py): fewer inliers or a lower correlation find more
+# small logos and let more unrelated marks through.
+LOGO_MIN_INLIERS = 4
+LOGO_MIN_NCC = 0.75
+LOGO_MIN_WIDTH = 0.04  # fraction of the photo's width
+LOGO_MAX_WIDTH = 1.3
+
+
+def sift(features: int = SIFT_FEATURES) -> cv2.SIFT:
+    return cv2.SIFT_create(nfeatures=features, contrastThreshold=SIFT_CONTRAST)
+
+
+@dataclass(slots=True)
+class Features:
+    """Keypoint positions (N x 2, float32) and SIFT descriptors (N x 128) of one image."""
+
+    points: np.ndarray
+    descriptors: np.ndarray | None
+
+    @classmethod
+    def of(cls, gray: np.ndarray, detector: cv2.SIFT | None = None, pad: int = 0) -> Features:
+        detector = detector or sift()
+        img = gray
+        if pad:
+            # Keypoints need context around them: a logo cut tight to its edge
+            # would lose the ones on its outline.
+            border = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+            img = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=border)
+        kps, des = detector.detectAndCompute(img, None)
+        pts = np.float32([k.pt for k in kps]).reshape(-1, 2) - pad
+        return cls(pts, des if des is not None and len(kps) else None)
+
+    def __len__(self) -> int:
+        return 0 if self.descriptors is None else len(self.descriptors)
+
+
+@dataclass(slots=True)
+class GeometricMatch:
+    """A transform taking reference pixels to photo pixels, with its support."""
+
+    matrix: np.ndarray  # 2 x 3 similarity transform
+    inliers: int
+    matches: int
+
+    @property
+    def scale(self) -> float:
+        return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
+
+    @property
+    def angle(self) -> float:
+        return float(np.degrees(np.arctan2(self.matrix[1, 0], self.matrix[0, 0])))
+
+
+_matcher = cv2.BFMatcher(cv2.NORM_L2)
+
+
+def geometric_match(ref: Features, photo: Features, min_matches: int = 3) -> GeometricMatch | None:
+    """Ratio-test matches of `ref` in `photo`, then a RANSAC similarity transform."""
+    if len(ref) < 2 or len(photo) < 2:
+        return None
+    pairs = _matcher.knnMatch(ref.descriptors, photo.descriptors, k=2)
+    good = [(m[0].queryIdx, m[0].trainIdx) for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
+    if len(good) < min_matches:
+        return None
+    idx = np.array(good)
+    src, dst = ref.points[idx[:, 0]], photo.points[idx[:, 1]]
+    matrix, inl = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX, maxIters=2000
+    )
+    if matrix is None or inl is None:
+        return None
+    return GeometricMatch(matrix, int(inl.sum()), len(good))
+
+
+def warped_ncc(ref_gray: np.ndarray, ref_mask: np.ndarray | None, photo_gray: np.ndarray, m: np.ndarray) -> float:
+    """Correlation of the reference warped by `m` with the photo, inside its shape.
+
+    Both sides are slightly blurred so that half-pixel misalignment of thin
+    strokes does not count against a true match. Brightness and contrast
+    changes (colour jitter) do not change a normalised correlation.
+    """
+    h, w = photo_gray.shape[:2]
+    warped = cv2.warpAffine(ref_gray, m, (w, h), flags=cv2.INTER_AREA)
+    if ref_mask is None:
+        ref_mask = np.full(ref_gray.shape[:2], 255, np.uint8)
+    mask = cv2.warpAffine(ref_mask, m, (w, h), flags=cv2.INTER_NEAREST) > 0
+    # Erode so that the warp's interpolated rim does not enter the comparison.
+    mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if mask.sum() < 50:
+        return -1.0
+    x = cv2.GaussianBlur(warped, (3, 3), 0)[mask].astype(np.float32)
+    y = cv2.GaussianBlur(photo_gray, (3, 3), 0)[mask].astype(np.float32)
+    x -= x.mean()
+    y -= y.mean()
+    den = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / den) if den > 0 else -1.0
+
+
+def foreground_mask(rgb: np.ndarray, tol: int = 12) -> np.ndarray:
+    """The logo's own shape: everything not connected to the corners' background."""
+    h, w = rgb.shape[:2]
+    background = np.zeros((h, w), bool)
+    img = np.ascontiguousarray(rgb)
+    for y, x in ((0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1)):
+        if background[y, x]:
+            continue
+        flood = np.zeros((h + 2, w + 2), np.uint8)
+        flags = cv2.FLOODFILL_MASK_ONLY | (255 << 8) | 8
+        cv2.floodFill(img.copy(), flood, (x, y), (0, 0, 0), (tol,) * 3, (tol,) * 3, flags)
+        background |= flood[1:-1, 1:-1] > 0
+    fg = ~background
+    if fg.mean() < 0.02:  # nothing stands out: use the whole picture
+        fg[:] = True
+    return fg
+
+
+@dataclass(slots=True)
+class Logo:
+    """A registered logo prepared for detection."""
+
+    mark_id: str
+    label: str  # how the evidence names it, e.g. marks/acme-logo.png
+    gray: np.ndarray
+    mask: np.ndarray  # uint8 0/255, the logo's shape
+    features: Features
+    mirrored: bool = False
+
+
+@dataclass(slots=True)
+class LogoHit:
+    logo: Logo
+    score: float
+    inliers: int
+    ncc: float
+    width_fraction: float
+    angle: float
+
+
+class LogoDetector:
+    """Finds registered logos inside photos; build once, call `detect` per photo."""
+
+    def __init__(self, logos: list[Logo]) -> None:
+        self.logos = logos
+
+    @classmethod
+    def from_images(cls, items: list[tuple[str, str, np.ndarray]]) -> LogoDetector:
+        """Build from (mark_id, label, RGB array) of the registered logo images."""
+        detector = sift()
+        logos: list[Logo] = []
+        for mark_id, label, rgb in items:
+            fg = foreground_mask(rgb)
+            ys, xs = np.nonzero(fg)
+            rgb = rgb[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+            fg = fg[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+            scale = LOGO_WIDTH / rgb.shape[1]
+            size = (LOGO_WIDTH, max(8, int(round(rgb.shape[0] * scale))))
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+            gray = cv2.cvtColor(cv2.resize(rgb, size, interpolation=interp), cv2.COLOR_RGB2GRAY)
+            mask = cv2.resize(fg.astype(np.uint8) * 255, size, interpolation=cv2.INTER_NEAREST)
+            for mirrored in (False, True):
+                g = gray[:, ::-1].copy() if mirrored else gray
+                mk = mask[:, ::-1].copy() if mirrored else mask
+                feats = Features.of(g, detector, pad=8)
+                if len(feats) < 4:
+                    log.warning("logo %s has too few keypoints to be found inside photos", label)
+                    break
+                logos.append(Logo(mark_id, label, g, mk, feats, mirrored))
+        return cls(logos)
+
+    def detect(self, photo_gray: np.ndarray, photo: Features) -> list[LogoHit]:
+        """Every registered logo found in the photo (best placement per logo)."""
+        best: dict[tuple[str, str], LogoHit] = {}
+        width = photo_gray.shape[1]
+        for logo in self.logos:
+            gm = geometric_match(logo.features, photo)
+            if gm is None or gm.inliers < LOGO_MIN_INLIERS:
+                continue
+            frac = gm.scale * logo.gray.shape[1] / width
+            if not LOGO_MIN_WIDTH <= frac <= LOGO_MAX_WIDTH:
+                continue
+            ncc = warped_ncc(logo.gray, logo.mask, photo_gray, gm.matrix)
+            if ncc < LOGO_MIN_NCC:
+                continue
+            # Correlation carries most of the weight; inliers add confidence.
+            score = min(1.0, 0.55 + 0.35 * (ncc - LOGO_MIN_NCC) / (1 - LOGO_MIN_NCC) + 0.01 * gm.inliers)
+            hit = LogoHit(logo, score, gm.inliers, ncc, frac, gm.angle)
+            key = (logo.mark_id, logo.label)
+            if key not in best or hit.score > best[key].score:
+                best[key] = hit
+        return sorted(best.values(), key=lambda h: -h.score)

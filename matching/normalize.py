@@ -1,0 +1,262 @@
+"""Text normalisation that sees through the disguises counterfeiters put on brand names.
+
+`analyse(text)` folds a title to plain lowercase Latin (Unicode NFKC, case folding,
+zero-width and combining marks removed, Cyrillic/Greek/fullwidth look-alikes mapped
+to Latin through the Unicode confusables data) while remembering, for every folded
+character, where it came from and which disguise was removed. It then cuts the
+text into tokens, joins letters written apart (`N.I.K.E`, `N I K E`, `D·Y·S·O·N`),
+removes masking symbols inside words (`N*ke`) and adds a leetspeak reading of
+tokens that mix digits and letters (`N1ke`, `C@n0n`). The matchers work on these
+tokens; the evidence quotes the original characters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from confusable_homoglyphs import confusables
+
+# Disguise kinds, as named in the evidence text.
+ZERO_WIDTH = "zero-width characters"
+FULLWIDTH = "fullwidth letters"
+HOMOGLYPH = "look-alike letters"
+DIACRITIC = "accents"
+SPACED = "letters written apart"
+MASKED = "masking symbols"
+LEET = "leetspeak"
+STYLED = "styled letters"
+
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+         "@": "a", "$": "s", "|": "l", "!": "i", "6": "g"}
+# Characters that separate the letters of a brand written apart, or mask one letter.
+_SEPARATORS = set(" .·•∙⋅・*_-~+/\\|,'’`^:")
+_MASKS = set("*·•∙⋅・_")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_TOKEN = re.compile(r"(?:[^\W_\u3400-\u9fff\uf900-\ufaff]|[@$|!])+|[\u3400-\u9fff\uf900-\ufaff]+")
+_LETTER_NAME = re.compile(r"^LATIN (?:SMALL|CAPITAL) LETTER ([A-Z])\b")
+
+
+@lru_cache(maxsize=8192)
+def _latin_lookalike(ch: str) -> str | None:
+    """The Latin letter a non-Latin character imitates, or None."""
+    if ch.isascii() or not ch.isalpha():
+        return None
+    try:
+        found = confusables.is_confusable(ch, greedy=True, preferred_aliases=["latin"])
+    except Exception:  # the data has gaps for some code points; those stay as they are
+        return None
+    if not found:
+        return None
+    for glyph in found[0].get("homoglyphs", []):
+        c = glyph.get("c", "")
+        if c and c.isascii() and c.isalnum():
+            return c
+    return None
+
+
+def _named_letter(ch: str) -> str | None:
+    """A Latin letter with a stroke, hook or bar that Unicode does not decompose (Ɍ, Ƀ, ƙ)."""
+    m = _LETTER_NAME.match(unicodedata.name(ch, ""))
+    return m.group(1).lower() if m else None
+
+
+@lru_cache(maxsize=16384)
+def _fold_char(ch: str) -> tuple[str, str | None]:
+    """Fold one character: (folded text, disguise removed or None)."""
+    cat = unicodedata.category(ch)
+    if cat == "Cf" or ch in "\u200b\u200c\u200d\u2060\ufeff\u00ad":
+        return "", ZERO_WIDTH
+    if cat.startswith("M"):
+        return "", DIACRITIC
+    kind: str | None = None
+    text = unicodedata.normalize("NFKC", ch)
+    if text != ch and 0xFF01 <= ord(ch) <= 0xFF5E:
+        kind = FULLWIDTH
+    elif text != ch and cat[0] not in "LN":
+        # Symbols: circled or styled letters fold to their letter; others (™, ½) stay
+        # symbols, so "Nike™" does not become "niketm".
+        if len(text) == 1 and text.isalnum():
+            kind = STYLED
+        else:
+            return ch, None
+    elif text != ch and not ch.isascii() and text.isascii() and text.isalnum():
+        kind = STYLED  # mathematical bold, superscripts and the like
+    out = []
+    for c in text:
+        if _CJK.match(c):
+            out.append(c)
+            continue
+        decomposed = unicodedata.normalize("NFD", c)
+        base = "".join(d for d in decomposed if not unicodedata.category(d).startswith("M"))
+        if base != decomposed and base:
+            kind = kind or DIACRITIC
+        for b in base:
+            if not b.isascii() and b.isalpha():
+                latin = _latin_lookalike(b) or _named_letter(b)
+                if latin is not None:
+                    kind = kind or HOMOGLYPH
+                    b = latin
+            out.append(b.casefold())
+    return "".join(out), kind
+
+
+@dataclass(slots=True)
+class Token:
+    """One word of the folded text, with the original characters it came from."""
+
+    text: str  # folded form (leetspeak not applied)
+    start: int  # span in the original text
+    end: int
+    disguises: set[str] = field(default_factory=set)
+    leet: list[str] = field(default_factory=list)  # leetspeak readings, when any
+
+    @property
+    def is_cjk(self) -> bool:
+        return bool(_CJK.match(self.text))
+
+    def forms(self) -> list[str]:
+        return [self.text, *self.leet]
+
+
+@dataclass(slots=True)
+class Analysed:
+    """A text folded and tokenised, with a way back to the original."""
+
+    original: str
+    folded: str
+    tokens: list[Token]
+
+    def quote(self, start: int, end: int) -> str:
+        """The original characters of a span, without invisible ones."""
+        raw = self.original[start:end]
+        return "".join(c for c in raw if unicodedata.category(c) != "Cf").strip()
+
+
+def fold(text: str) -> str:
+    """Plain folded form of a text (no token work): for terms and keywords."""
+    return "".join(_fold_char(c)[0] for c in text)
+
+
+def compact(text: str) -> str:
+    """A term written together: folded, only letters and digits (CJK kept)."""
+    return "".join(ch for ch in fold(text) if ch.isalnum())
+
+
+def _leet_forms(word: str) -> list[str]:
+    """Leetspeak readings of a token that mixes letters with digits or symbols."""
+    letters = sum(c.isalpha() for c in word)
+    others = len(word) - letters
+    if others == 0 or letters < 2 or len(word) < 3 or others > letters + 1:
+        return []
+    forms = {"".join(_LEET.get(c, c) for c in word)}
+    if "1" in word:  # 1 stands for i as often as for l
+        forms.add("".join("l" if c == "1" else _LEET.get(c, c) for c in word))
+    forms.discard(word)
+    return sorted(f for f in forms if f.isalpha())
+
+
+def analyse(text: str) -> Analysed:
+    """Fold and tokenise a text; see the module docstring."""
+    chars: list[str] = []
+    origin: list[int] = []
+    kinds: list[str | None] = []
+    pending: str | None = None  # a removed invisible character marks the next letter
+    for i, ch in enumerate(text):
+        folded, kind = _fold_char(ch)
+        if not folded:
+            if kind:
+                pending = kind
+                if chars and chars[-1].isalnum():  # mark the letter before as well
+                    kinds[-1] = kinds[-1] or kind
+            continue
+        for c in folded:
+            chars.append(c)
+            origin.append(i)
+            kinds.append(kind or pending)
+        pending = None
+    folded_text = "".join(chars)
+    origin.append(len(text))
+
+    raw_tokens: list[Token] = []
+    for m in _TOKEN.finditer(folded_text):
+        s, e = m.start(), m.end()
+        word = m.group()
+        # Exclamation marks and bars at the edges are punctuation, not letters.
+        while word and word[0] in "!|":
+            word, s = word[1:], s + 1
+        while word and word[-1] in "!|":
+            word, e = word[:-1], e - 1
+        if not word:
+            continue
+        disguises = {k for k in kinds[s:e] if k}
+        raw_tokens.append(Token(word, origin[s], origin[e - 1] + 1, disguises))
+
+    tokens = _join_spelled(raw_tokens, text)
+    tokens = _join_masked(tokens, text)
+    for tok in tokens:
+        if not tok.is_cjk:
+            tok.leet = _leet_forms(tok.text)
+            if tok.leet:
+                tok.disguises.add(LEET)
+    return Analysed(text, folded_text, tokens)
+
+
+def _gap(text: str, a: Token, b: Token) -> str:
+    return text[a.end : b.start]
+
+
+def _join_spelled(tokens: list[Token], text: str) -> list[Token]:
+    """Join runs of three or more single letters written apart: N.I.K.E, C A N O N."""
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        j = i
+        while (
+            j + 1 < len(tokens)
+            and len(tokens[j].text) == 1
+            and len(tokens[j + 1].text) == 1
+            and tokens[j].text.isalpha()
+            and tokens[j + 1].text.isalpha()
+            and 0 < len(_gap(text, tokens[j], tokens[j + 1])) <= 3
+            and all(c in _SEPARATORS or unicodedata.category(c) == "Cf" for c in _gap(text, tokens[j], tokens[j + 1]))
+        ):
+            j += 1
+        if j - i >= 2:
+            run = tokens[i : j + 1]
+            joined = Token("".join(t.text for t in run), run[0].start, run[-1].end, {SPACED})
+            for t in run:
+                joined.disguises |= t.disguises
+            out.append(joined)
+            i = j + 1
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def _join_masked(tokens: list[Token], text: str) -> list[Token]:
+    """Join a word cut by one masking symbol: N*ke, Ro·lex."""
+    out: list[Token] = []
+    for tok in tokens:
+        if (
+            out
+            and not tok.is_cjk
+            and not out[-1].is_cjk
+            and out[-1].text.isalpha()
+            and tok.text.isalpha()
+            and len(_gap(text, out[-1], tok)) == 1
+            and _gap(text, out[-1], tok) in _MASKS
+            and len(out[-1].text) + len(tok.text) <= 12
+        ):
+            prev = out[-1]
+            out[-1] = Token(prev.text + tok.text, prev.start, tok.end, prev.disguises | tok.disguises | {MASKED})
+        else:
+            out.append(tok)
+    return out
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))

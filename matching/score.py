@@ -1,0 +1,271 @@
+"""Combining the signals into one score, a verdict and the mark the evidence points to.
+
+For every mark the listing may concern, two questions are asked:
+
+1. Does the listing invoke the mark? The text hit (exact, disguised, fuzzy,
+   Chinese, pinyin) weighed by how well the goods fit the mark: a brand word on
+   goods outside the mark's keywords and classes (Canon in D sheet music) counts
+   for little; a fuzzy hit on a short term that is an ordinary word (Mike) counts
+   for little unless other evidence backs it.
+2. Is it an imitation? A noisy-OR of the suspicion signals: replica cues, a
+   disguised spelling, a price far below MSRP, a seller name posing as the brand,
+   a registered photo or logo in the pictures.
+
+text part = invoke x (0.3 + 0.7 x suspicion); the image part stands on its own
+(a reused registered photo under a generic title is the classic counterfeit);
+score = noisy-OR of the two. Authorised sellers, second-hand goods at a fair
+price and nominative use ("compatible with X") damp the score. The verdict
+compares the score with the client's thresholds (crawler.config.Thresholds):
+`counterfeit` at or above `counterfeit`, `review` at or above `review`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from matching.context import (
+    FIT_CLASS,
+    FIT_KEYWORD,
+    FIT_OTHER,
+    FIT_UNKNOWN,
+    GoodsLexicon,
+    MarkGoods,
+    default_lexicon,
+    nominative,
+    resale_marker,
+)
+from matching.cues import CueFinder, default_finder
+from matching.normalize import analyse
+from matching.price import PriceIndex, price_score
+from matching.seller import imitation
+from matching.text import TermIndex, TextHit
+from matching.types import Assessment, ListingInput, Signal
+
+log = logging.getLogger(__name__)
+
+# How much a text hit invokes the mark, by goods fit.
+_INVOKE_EXACT = {FIT_KEYWORD: 0.95, FIT_CLASS: 0.85, FIT_UNKNOWN: 0.7, FIT_OTHER: 0.2}
+_INVOKE_FUZZY = {FIT_KEYWORD: 0.85, FIT_CLASS: 0.55, FIT_UNKNOWN: 0.45, FIT_OTHER: 0.1}
+CUE_STRONG = 0.9
+CUE_WEAK = 0.7
+STYLE = 0.85
+DISGUISE = 0.75
+TYPO = 0.5
+SELLER = 0.5
+NO_PRICE = 0.25
+IMAGE_KINDS = ("image", "logo", "ocr")
+
+
+def _noisy_or(values: list[float]) -> float:
+    p = 1.0
+    for v in values:
+        p *= 1.0 - max(0.0, min(1.0, v))
+    return 1.0 - p
+
+
+def _load_image_matcher(client):
+    """The image side (photos, logos, text in photos), when it is installed."""
+    try:
+        from matching.image import ImageMatcher
+    except ImportError:
+        return None
+    try:
+        return ImageMatcher.from_client(client)
+    except Exception as exc:  # a broken image index must not stop text matching
+        log.warning("image matching disabled: %s", exc)
+        return None
+
+
+@dataclass(slots=True)
+class _MarkCase:
+    mark_id: str
+    score: float = 0.0
+    signals: list[Signal] = field(default_factory=list)
+    product_id: str | None = None
+
+
+class Matcher:
+    """Everything precomputed for one client; `assess` scores one listing."""
+
+    def __init__(self, client, *, images: bool = True, lexicon: GoodsLexicon | None = None,
+                 cues: CueFinder | None = None) -> None:
+        self.client = client
+        self.terms = TermIndex.from_client(client)
+        self.lexicon = lexicon or default_lexicon()
+        self.cues = cues or default_finder()
+        self.goods = {
+            m.id: MarkGoods.build(m, client.products_of(m.id), self.lexicon) for m in client.marks
+        }
+        self.prices = PriceIndex(client)
+        self.thresholds = client.thresholds
+        self.images = _load_image_matcher(client) if images else None
+
+    # ------------------------------------------------------------------ helpers
+    def verdict(self, score: float) -> str:
+        if score >= self.thresholds.counterfeit:
+            return "counterfeit"
+        if score >= self.thresholds.review:
+            return "review"
+        return "clear"
+
+    def _image_signals(self, listing: ListingInput) -> list[Signal]:
+        if self.images is None or not (listing.images or listing.image_bytes):
+            return []
+        try:
+            return list(self.images.match(listing))
+        except Exception as exc:  # one bad picture skips the image signal, never the listing
+            log.warning("%s: image matching skipped: %s", listing.id, exc)
+            return []
+
+    # ------------------------------------------------------------------ assess
+    def assess(self, listing: ListingInput) -> Assessment:
+        title = listing.title or ""
+        desc = listing.description or ""
+        full = f"{title}\n{desc}" if desc else title
+        doc = analyse(title)
+        hits: dict[str, tuple[TextHit, bool]] = {m: (h, False) for m, h in self.terms.find(title, doc).items()}
+        if desc:
+            for m, h in self.terms.find(desc).items():
+                if m not in hits:
+                    hits[m] = (h, True)
+        cues = self.cues.find(full)
+        goods = self.lexicon.goods(full)
+        resale = resale_marker(full)
+        images = self._image_signals(listing)
+        img_by_mark: dict[str, list[Signal]] = {}
+        for s in images:
+            if s.mark_id:
+                img_by_mark.setdefault(s.mark_id, []).append(s)
+
+        authorised = self.client.is_authorized(listing.marketplace, listing.seller_id, listing.seller_name)
+        seller_hit = None if authorised else imitation(listing.seller_name, self.terms)
+
+        cases: list[_MarkCase] = []
+        for mark_id in set(hits) | set(img_by_mark) | ({seller_hit[0]} if seller_hit else set()):
+            cases.append(self._case(mark_id, listing, full, hits.get(mark_id), cues, goods, resale,
+                                    img_by_mark.get(mark_id, []), seller_hit))
+        cues_signal = self._cue_signal(cues) if cues else None
+        if not cases:
+            signals = [cues_signal] if cues_signal else []
+            if cues_signal:
+                cues_signal.detail += " (no brand named: cues alone do not flag)"
+                cues_signal.score = 0.0
+            return Assessment(listing.id, 0.0, "clear", None, signals)
+
+        best = max(cases, key=lambda c: c.score)
+        score = best.score
+        signals = list(best.signals)
+        if authorised:
+            score *= 0.1
+            signals.append(Signal("seller", 0.0, f"seller {listing.seller_id or listing.seller_name} on "
+                                  f"{listing.marketplace or 'this marketplace'} is an authorised seller",
+                                  best.mark_id))
+        score = round(max(0.0, min(1.0, score)), 4)
+        return Assessment(listing.id, score, self.verdict(score), best.mark_id if score > 0 else None,
+                          signals, best.product_id)
+
+    def _cue_signal(self, cues) -> Signal:
+        strong = [c.phrase for c in cues if c.strong]
+        weak = [c.phrase for c in cues if not c.strong]
+        parts = []
+        if strong:
+            parts.append("replica cue " + ", ".join(f"'{p}'" for p in strong))
+        if weak:
+            parts.append("copy cue " + ", ".join(f"'{p}'" for p in weak))
+        return Signal("cue", CUE_STRONG if strong else CUE_WEAK, "; ".join(parts))
+
+    def _case(self, mark_id: str, listing: ListingInput, full: str, hit_info, cues, goods, resale,
+              image_signals: list[Signal], seller_hit) -> _MarkCase:
+        case = _MarkCase(mark_id)
+        mark_goods = self.goods[mark_id]
+        fit, fit_detail = mark_goods.fit(full, goods)
+        suspicion: list[float] = []
+        invoke = 0.0
+        strong_cue = any(c.strong for c in cues)
+        style = None
+        hit: TextHit | None = None
+        if hit_info is not None:
+            hit, in_desc = hit_info
+            strength = hit.strength * (0.8 if in_desc else 1.0)
+            table = _INVOKE_FUZZY if hit.kind == "fuzzy" else _INVOKE_EXACT
+            invoke = strength * table[fit]
+            kind = "chinese" if hit.kind in ("chinese", "pinyin") else "text"
+            where = " in the description" if in_desc else ""
+            case.signals.append(Signal(kind, round(strength, 3), hit.describe() + where, mark_id))
+            if not in_desc:
+                style = self.cues.styled(listing.title, hit.start, hit.end)
+            if hit.kind == "disguised" or (hit.kind == "fuzzy" and hit.disguises - {"same-sounding characters"}):
+                suspicion.append(DISGUISE)
+            elif hit.kind == "fuzzy" and not hit.is_word:
+                suspicion.append(TYPO)
+        if cues:
+            sig = self._cue_signal(cues)
+            case.signals.append(Signal("cue", sig.score, sig.detail, mark_id))
+            suspicion.append(sig.score)
+        if style:
+            suspicion.append(STYLE)
+            case.signals.append(Signal("cue", STYLE, f"'{style}' next to the brand: sold as like the brand",
+                                       mark_id))
+        case.signals.append(Signal("context", {2: 1.0, 1: 0.6, 0: 0.3, -1: 0.0}[fit], fit_detail, mark_id))
+
+        ratio = None
+        if fit != FIT_OTHER or hit is None or image_signals:
+            check = self.prices.check(mark_id, listing.price, listing.currency, full, goods.concepts, self.lexicon)
+            if check is not None:
+                ratio = check.ratio
+                ps = price_score(ratio)
+                case.signals.append(Signal("price", ps, check.detail, mark_id, check.product_id))
+                case.product_id = check.product_id
+                if ps > 0:
+                    suspicion.append(ps)
+        if listing.price is None and hit is not None and fit >= FIT_CLASS and self.prices.by_mark.get(mark_id):
+            # Without a price the listing cannot be cleared as fairly priced.
+            suspicion.append(NO_PRICE)
+            case.signals.append(Signal("price", NO_PRICE, "no price given: cannot compare with MSRP", mark_id))
+        if seller_hit and seller_hit[0] == mark_id:
+            suspicion.append(SELLER)
+            case.signals.append(Signal("seller", SELLER, seller_hit[1], mark_id))
+
+        image_score = 0.0
+        for s in image_signals:
+            case.signals.append(s)
+            image_score = max(image_score, float(s.score))
+            if s.product_id and not case.product_id:
+                case.product_id = s.product_id
+        if image_score:
+            suspicion.append(image_score * 0.9)
+        susp = _noisy_or(suspicion)
+        text_part = invoke * (0.3 + 0.7 * susp)
+        score = _noisy_or([text_part, image_score])
+
+        if resale and not strong_cue and (ratio is None or ratio >= 0.45):
+            score *= 0.35
+            fair = f" at {ratio:.0%} of MSRP" if ratio is not None else ""
+            case.signals.append(Signal("context", 0.0, f"second-hand ('{resale}'){fair}: resale, not counterfeiting",
+                                       mark_id))
+        if hit is not None and not cues and not style:
+            phrase = nominative(listing.title, hit.start)
+            if phrase:
+                score *= 0.4
+                case.signals.append(Signal("context", 0.0, f"'{phrase} {hit.quote}': names the brand the goods fit "
+                                           "(nominative use)", mark_id))
+        case.score = score
+        return case
+
+
+_CACHE: dict[int, tuple[object, Matcher]] = {}
+_LOCK = threading.Lock()
+
+
+def assess(listing: ListingInput, client) -> Assessment:
+    """Score one listing against a client's marks (a Matcher is built once per client)."""
+    with _LOCK:
+        entry = _CACHE.get(id(client))
+        if entry is None or entry[0] is not client:
+            if len(_CACHE) >= 8:
+                _CACHE.clear()
+            entry = (client, Matcher(client))
+            _CACHE[id(client)] = entry
+    return entry[1].assess(listing)

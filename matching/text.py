@@ -1,0 +1,335 @@
+"""Finding the mark terms in a listing's text, however they are disguised.
+
+`TermIndex` is built once per client: every term folded to its compact Latin form,
+Chinese terms in both scripts and as pinyin. `TermIndex.find(text)` returns the
+best `TextHit` per mark:
+
+* exact: a token or token n-gram equals a term after folding (`Nike`, `Coca Cola`
+  for `Coca-Cola`); *disguised* when the folding removed look-alike letters,
+  zero-width characters, fullwidth forms, accents, separators or leetspeak.
+* fuzzy: a typo-squat within an edit distance that grows with the term's length,
+  found for all terms at once with `rapidfuzz.process.cdist`. Short terms only
+  allow one edit, and a candidate that is itself an English word (Mike, Nile,
+  Role) is marked as such: it needs corroboration from the goods, cues, price or
+  images before it counts.
+* chinese / pinyin: a Chinese term in simplified or traditional script, or its
+  pinyin in Latin text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from pypinyin import lazy_pinyin
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from matching import chinese
+from matching.normalize import Analysed, Token, analyse, compact, fold, has_cjk
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """A large English word list: a fuzzy candidate found in it is probably that word."""
+    try:
+        from english_words import get_english_words_set
+    except ImportError:  # without the list, fuzzy hits simply get no word check
+        return frozenset()
+    words = get_english_words_set(["web2", "gcide"], lower=True, alpha=True)
+    return frozenset(w for w in words if len(w) >= 3)
+
+
+def allowed_edits(length: int) -> int:
+    """Edits a typo-squat of a term of this length may have and still count."""
+    if length <= 3:
+        return 0
+    if length <= 7:
+        return 1
+    if length <= 11:
+        return 2
+    return 3
+
+
+def mark_terms(mark) -> list[str]:
+    """A mark's terms, with its title added when the client did not list it."""
+    terms = list(mark.terms)
+    if mark.title.casefold() not in {t.casefold() for t in terms}:
+        terms.insert(0, mark.title)
+    return terms
+
+
+@dataclass(slots=True)
+class Term:
+    mark_id: str
+    term: str  # as written in the client file
+    key: str  # compact folded form
+    kind: str  # latin | pinyin | cjk
+
+    @property
+    def words(self) -> int:
+        """How many words the term itself has ("Levi's" and "Under Armour" have two)."""
+        return max(1, len(re.findall(r"[^\W_]+", fold(self.term))))
+
+
+@dataclass(slots=True)
+class TextHit:
+    """The best place where a listing's text names (or imitates) a mark."""
+
+    mark_id: str
+    term: str
+    quote: str  # the listing's own characters
+    kind: str  # exact | disguised | fuzzy | chinese | pinyin
+    distance: int = 0
+    disguises: set[str] = field(default_factory=set)
+    is_word: bool = False  # a fuzzy candidate that is an ordinary English word
+    start: int = 0
+    end: int = 0
+    short: bool = False  # the term is short (<= 5 letters), so fuzzy hits are weak
+
+    @property
+    def strength(self) -> float:
+        """How surely the text names the mark, before context (0..1)."""
+        if self.kind in ("exact", "disguised", "chinese", "pinyin"):
+            return 1.0
+        base = 1.0 - 0.12 * self.distance
+        if self.short:
+            base -= 0.1
+        if self.is_word:
+            base -= 0.5
+        return max(0.1, base)
+
+    def describe(self) -> str:
+        if self.kind == "exact":
+            return f"'{self.quote}' matches term '{self.term}'"
+        if self.kind == "disguised":
+            how = ", ".join(sorted(self.disguises))
+            return f"'{self.quote}' is term '{self.term}' disguised with {how}"
+        if self.kind == "chinese":
+            return f"'{self.quote}' is the Chinese name '{self.term}'"
+        if self.kind == "pinyin":
+            return f"'{self.quote}' is the pinyin of '{self.term}'"
+        if "same-sounding characters" in self.disguises:
+            return f"'{self.quote}' sounds like the Chinese name '{self.term}' (same pinyin, other characters)"
+        edits = "edit" if self.distance == 1 else "edits"
+        extra = f" (disguised with {', '.join(sorted(self.disguises))})" if self.disguises else ""
+        word = "; it is also an ordinary word" if self.is_word else ""
+        return f"'{self.quote}' resembles term '{self.term}' ({self.distance} {edits}){extra}{word}"
+
+
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])[\s.\-_·•*|/~+]+(?=[\u3400-\u9fff])")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+
+def _spread(key: str, text: str) -> str:
+    """The listing's writing of a Chinese name with gaps between its characters."""
+    m = re.search(r"[\s.\-_·•*|/~+]*".join(map(re.escape, key)), text)
+    return m.group() if m else key
+
+
+_ASCII_LOOKALIKES = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("l", "i"), ("i", "l"), ("ii", "u"))
+_GLUED_DIGITS = re.compile(r"([a-z]{3,})(\d{2,})|(\d{2,})([a-z]{3,})")
+_RANK = {"exact": 0, "chinese": 0, "disguised": 1, "pinyin": 1, "fuzzy": 2}
+
+
+@dataclass(slots=True)
+class _Candidate:
+    text: str
+    start: int
+    end: int
+    disguises: set[str]
+    ngram: int
+    words: tuple[str, ...]
+
+
+class TermIndex:
+    """All terms of a client, precomputed for matching many listings."""
+
+    def __init__(self, marks: list[tuple[str, list[str]]]) -> None:
+        self.terms: list[Term] = []
+        for mark_id, terms in marks:
+            pinyin_keys: set[str] = set()
+            for term in terms:
+                if has_cjk(term):
+                    for form in chinese.script_forms(term):
+                        self.terms.append(Term(mark_id, term, form, "cjk"))
+                    for form in chinese.pinyin_forms(term):
+                        pinyin_keys.add(form)
+                        self.terms.append(Term(mark_id, term, form, "pinyin"))
+            for term in terms:
+                if has_cjk(term):
+                    continue
+                key = compact(term)
+                if len(key) < 2:
+                    continue
+                kind = "pinyin" if key in pinyin_keys else "latin"
+                self.terms.append(Term(mark_id, term, key, kind))
+        # Deduplicate (a pinyin term may be listed and also derived).
+        seen: set[tuple[str, str, str]] = set()
+        unique = []
+        for t in self.terms:
+            k = (t.mark_id, t.key, t.kind)
+            if k not in seen:
+                seen.add(k)
+                unique.append(t)
+        self.terms = unique
+        self.exact: dict[str, list[Term]] = {}
+        for t in self.terms:
+            if t.kind != "cjk":
+                self.exact.setdefault(t.key, []).append(t)
+        self.cjk = [t for t in self.terms if t.kind == "cjk"]
+        self.cjk_pinyin = []
+        for t in self.cjk:
+            simple = chinese.to_simplified(t.key)
+            if simple == t.key and len(simple) >= 2:
+                self.cjk_pinyin.append((t.mark_id, t.term, simple, lazy_pinyin(simple)))
+        self.fuzzy_terms = [t for t in self.terms if t.kind == "latin" and len(t.key) >= 4]
+        self.fuzzy_keys = [t.key for t in self.fuzzy_terms]
+        self.max_len = max((len(t.key) for t in self.terms), default=0)
+        self.words = english_words()
+        self.glue_keys = sorted({t.key for t in self.terms if t.kind == "latin" and len(t.key) >= 4})
+
+    @classmethod
+    def from_client(cls, client) -> TermIndex:
+        return cls([(m.id, mark_terms(m)) for m in client.marks])
+
+    # ------------------------------------------------------------------ matching
+    def _candidates(self, doc: Analysed) -> list[_Candidate]:
+        latin = [t for t in doc.tokens if not t.is_cjk]
+        out: list[_Candidate] = []
+        for tok in latin:
+            for form in tok.forms():
+                out.append(_Candidate(form, tok.start, tok.end, set(tok.disguises), 1, (tok.text,)))
+            # Latin letters that pass for others: rn for m, vv for w, l for i and back.
+            if tok.text.isalpha() and len(tok.text) >= 3:
+                for a, b in _ASCII_LOOKALIKES:
+                    if a in tok.text:
+                        alt = tok.text.replace(a, b)
+                        if alt in self.exact:
+                            out.append(_Candidate(alt, tok.start, tok.end, set(tok.disguises) | {"look-alike letters"},
+                                                  1, (alt,)))
+            # A brand glued to a model number or a word: "Rolex2024", "Crocsclog".
+            m = _GLUED_DIGITS.fullmatch(tok.text)
+            if m:
+                part = m.group(1) or m.group(4)
+                out.append(_Candidate(part, tok.start, tok.end, set(tok.disguises) - {"leetspeak"}, 1, (part,)))
+            elif len(tok.text) >= 7 and tok.text.isalpha():
+                for key in self.glue_keys:
+                    rest = None
+                    if tok.text.startswith(key):
+                        rest = tok.text[len(key):]
+                    elif tok.text.endswith(key):
+                        rest = tok.text[: -len(key)]
+                    if rest and len(rest) >= 3 and rest in self.words:
+                        out.append(_Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,)))
+        # Token n-grams: multi-word brands written together or apart, brands split up.
+        for n in (2, 3, 4):
+            for i in range(len(latin) - n + 1):
+                run: list[Token] = latin[i : i + n]
+                if any(len(doc.original[a.end : b.start]) > 3 for a, b in zip(run, run[1:])):
+                    continue
+                plain = "".join(t.text for t in run)
+                leet = "".join(t.leet[0] if t.leet and not t.text.isalpha() else t.text for t in run)
+                for text in {plain, leet}:
+                    if len(text) > self.max_len + 2:
+                        continue
+                    dis: set[str] = set()
+                    for t in run:
+                        dis |= t.disguises
+                    if text == plain:
+                        dis.discard("leetspeak")
+                    out.append(_Candidate(text, run[0].start, run[-1].end, dis, n, tuple(t.text for t in run)))
+        return out
+
+    def find(self, text: str, doc: Analysed | None = None) -> dict[str, TextHit]:
+        """The best hit per mark id in the text."""
+        doc = doc or analyse(text)
+        best: dict[str, TextHit] = {}
+
+        def offer(hit: TextHit) -> None:
+            cur = best.get(hit.mark_id)
+            if cur is None or (_RANK[hit.kind], hit.distance, hit.is_word) < (
+                _RANK[cur.kind], cur.distance, cur.is_word
+            ):
+                best[hit.mark_id] = hit
+
+        cands = self._candidates(doc)
+        for c in cands:
+            for term in self.exact.get(c.text, ()):
+                if c.ngram > term.words and term.kind == "latin":
+                    # A one-word brand found across tokens: only when the pieces are
+                    # not ordinary words ("can on" is not Canon, "Ro lex" is).
+                    if all(len(w) > 2 and w in self.words for w in c.words):
+                        continue
+                    c.disguises.add("letters written apart")
+                quote = doc.quote(c.start, c.end)
+                if term.kind == "pinyin":
+                    offer(TextHit(term.mark_id, term.term, quote, "pinyin", start=c.start, end=c.end))
+                else:
+                    kind = "disguised" if c.disguises else "exact"
+                    offer(TextHit(term.mark_id, term.term, quote, kind, 0, set(c.disguises), start=c.start, end=c.end))
+        if self.cjk and has_cjk(text):
+            simple = chinese.to_simplified(doc.folded)
+            joined = _CJK_GAP.sub("", simple)
+            for term in self.cjk:
+                pos = simple.find(term.key)
+                if pos >= 0:
+                    offer(TextHit(term.mark_id, term.term, term.key, "chinese", start=pos, end=pos + len(term.key)))
+                elif len(term.key) > 1 and term.key in joined:
+                    offer(TextHit(term.mark_id, term.term, _spread(term.key, simple), "disguised",
+                                  disguises={"characters written apart"}))
+            self._homophones(simple, offer)
+        self._fuzzy(doc, cands, offer)
+        return best
+
+    def _homophones(self, simple: str, offer) -> None:
+        """Chinese names written with other characters of the same sound (奈克 for 耐克)."""
+        if not self.cjk_pinyin:
+            return
+        for run in _CJK_RUN.findall(simple):
+            sounds = [s for s in lazy_pinyin(run, errors="ignore")]
+            if len(sounds) != len(run):
+                continue
+            for (mark_id, term, chars, syllables) in self.cjk_pinyin:
+                n = len(syllables)
+                for i in range(len(run) - n + 1):
+                    if sounds[i : i + n] == syllables and run[i : i + n] != chars:
+                        offer(TextHit(mark_id, term, run[i : i + n], "fuzzy", 1, {"same-sounding characters"},
+                                      short=n <= 2))
+                        break
+
+    def _fuzzy(self, doc: Analysed, cands: list[_Candidate], offer) -> None:
+        if not self.fuzzy_keys:
+            return
+        pool = [c for c in cands if len(c.text) >= 3 and c.text.isalpha() and (c.ngram == 1 or len(c.text) >= 8)]
+        if not pool:
+            return
+        texts = sorted({c.text for c in pool})
+        # One vectorised call for all candidates against all terms.
+        dist = process.cdist(texts, self.fuzzy_keys, scorer=OSA.distance, score_cutoff=3, dtype=np.int32, workers=1)
+        rows, cols = np.nonzero(dist <= 3)
+        if not len(rows):
+            return
+        by_text: dict[str, list[_Candidate]] = {}
+        for c in pool:
+            by_text.setdefault(c.text, []).append(c)
+        for r, col in zip(rows.tolist(), cols.tolist()):
+            d = int(dist[r, col])
+            term = self.fuzzy_terms[col]
+            if d == 0 or d > allowed_edits(len(term.key)):
+                continue
+            cand_text = texts[r]
+            if abs(len(cand_text) - len(term.key)) > d:
+                continue
+            for c in by_text[cand_text]:
+                if c.ngram > term.words:
+                    continue
+                is_word = c.ngram == 1 and cand_text in self.words and c.words[0] == cand_text
+                offer(
+                    TextHit(
+                        term.mark_id, term.term, doc.quote(c.start, c.end), "fuzzy", d, set(c.disguises),
+                        is_word=is_word, start=c.start, end=c.end, short=len(term.key) <= 5,
+                    )
+                )

@@ -1,0 +1,88 @@
+"""`markwatch score`: output in input order, bad lines skipped with their number, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CLIENT = """
+client:
+  name: Test Brands Ltd.
+marks:
+  - id: dyson
+    title: Dyson
+    terms: [Dyson, 戴森]
+    classes: [7, 11]
+    keywords: [vacuum, hair dryer]
+products:
+  - id: dyson-v15
+    mark: dyson
+    name: Dyson V15 Detect cordless vacuum
+    msrp: 700
+    currency: USD
+"""
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crawler.cli", "score", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_scores_in_order_and_skips_bad_lines(tmp_path: Path) -> None:
+    (tmp_path / "markwatch.yaml").write_text(CLIENT, encoding="utf-8")
+    lines = [
+        json.dumps({"id": "a", "title": "Dyson V15 vacuum 1:1 replica", "price": 90}),
+        "{not json",
+        json.dumps({"id": "b", "title": "Ceramic flower pot"}),
+        json.dumps({"title": "no id here"}),
+        json.dumps({"id": "c", "title": "D.Y.S.O.N cordless vacuum", "price": 80, "images": ["missing.jpg"]}),
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = run("--config", "markwatch.yaml", "--listings", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "in.jsonl:2:" in res.stderr and "invalid JSON" in res.stderr
+    assert "in.jsonl:4:" in res.stderr and "'id'" in res.stderr
+    out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in out] == ["a", "b", "c"]
+    assert out[0]["verdict"] == "counterfeit" and out[0]["mark_id"] == "dyson"
+    assert out[1]["verdict"] == "clear" and out[1]["mark_id"] is None
+    assert out[2]["verdict"] != "clear"
+    for r in out:
+        assert set(r) >= {"id", "score", "verdict", "mark_id", "signals"}
+        assert 0.0 <= r["score"] <= 1.0
+        assert all(s["detail"] for s in r["signals"])
+
+
+def test_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "markwatch.yaml").write_text("client: {name: X}\nmarks: []\nbogus: 1\n", encoding="utf-8")
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "title": "x"}\n', encoding="utf-8")
+    res = run("--config", "markwatch.yaml", "--listings", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and "markwatch.yaml" in res.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_unreadable_input_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "markwatch.yaml").write_text(CLIENT, encoding="utf-8")
+    res = run("--config", "markwatch.yaml", "--listings", "nope.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and "nope.jsonl" in res.stderr
+    (tmp_path / "dir.jsonl").mkdir()
+    res = run("--config", "markwatch.yaml", "--listings", "dir.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    assert res.returncode == 2
+
+
+def test_many_listings_use_the_worker_pool_and_keep_order(tmp_path: Path) -> None:
+    (tmp_path / "markwatch.yaml").write_text(CLIENT, encoding="utf-8")
+    titles = ["Dyson vacuum replica", "Garden hose 20m", "戴森吹风机 高仿", "Yoga mat"]
+    with (tmp_path / "in.jsonl").open("w", encoding="utf-8") as f:
+        for i in range(300):
+            f.write(json.dumps({"id": f"id{i}", "title": titles[i % 4], "price": 20}, ensure_ascii=False) + "\n")
+    res = run("--config", "markwatch.yaml", "--listings", "in.jsonl", "--out", "out.jsonl", "--workers", "2",
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in out] == [f"id{i}" for i in range(300)]
+    assert [r["verdict"] != "clear" for r in out[:4]] == [True, False, True, False]

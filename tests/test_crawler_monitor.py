@@ -1,0 +1,155 @@
+"""The monitoring loop end to end: crawl the local marketplace, store, assess, take in.
+
+Each test runs real crawls (child processes) against `MarketplaceServer` serving the
+demo catalogue, into a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from filelock import FileLock
+from sqlalchemy import func, select
+
+from crawler import db
+from crawler import models as m
+from crawler.config import load_client
+from crawler.demo import demo_files
+from crawler.marketplace_server import MarketplaceServer
+from crawler.monitor import CycleLocked, data_dir_for, run_cycle
+from tests.conftest import run_cli
+
+MARKETS = ("aliexpress", "taobao")
+
+
+@pytest.fixture(scope="module")
+def market():
+    _, catalogue, images = demo_files()
+    with MarketplaceServer(catalogue, images) as server:
+        yield server
+
+
+@pytest.fixture
+def client_file(tmp_path: Path, market: MarketplaceServer) -> Path:
+    """The demo client pointed at the local marketplace, two marketplaces, no delay."""
+    config, _, _ = demo_files()
+    folder = tmp_path / "client"
+    shutil.copytree(config.parent, folder, ignore=shutil.ignore_patterns("market"))
+    data = yaml.safe_load((folder / "markwatch.yaml").read_text())
+    data["marketplaces"] = {
+        name: {"base_url": market.url(name), "max_pages": 3, "download_delay": 0, "concurrency": 8}
+        for name in MARKETS
+    }
+    path = folder / "markwatch.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    return path
+
+
+def _counts(url: str) -> dict[str, int]:
+    with db.session_scope(url) as s:
+        return {
+            name: s.scalar(select(func.count()).select_from(model))
+            for name, model in (
+                ("listings", m.Listing), ("sightings", m.Sighting), ("assessments", m.AssessmentRow),
+                ("cases", m.Case), ("outbox", m.OutboxAlert), ("runs", m.CrawlRun),
+            )
+        }
+
+
+def test_cycle_stores_assesses_and_takes_in(client_file: Path, tmp_path: Path):
+    client = load_client(client_file)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    report = run_cycle(client, url, evidence=False)
+    assert [mr.status for mr in report.markets] == ["ok", "ok"], report.markets
+    counts = _counts(url)
+    expected = sum(1 for line in (demo_files()[1]).read_text().splitlines() if json.loads(line)["marketplace"] in MARKETS)
+    assert counts["listings"] == expected
+    assert counts["assessments"] == counts["listings"]
+    with db.session_scope(url) as s:
+        verdicts = {lst.key: a.verdict for lst, a in db.iter_listings_with_assessment(s)}
+        images = s.scalars(select(m.ListingImage)).all()
+        assert images and all(img.sha256 and img.phash for img in images)
+        case_keys = {c.listing.key for c in s.scalars(select(m.Case))}
+        case_states = {c.state for c in s.scalars(select(m.Case))}
+    assert verdicts["aliexpress:1005006120001"] == "counterfeit"  # "1:1 Replica" at 12% of MSRP
+    assert verdicts["aliexpress:1005006120003"] == "clear"  # the authorised store
+    assert verdicts["taobao:680011223303"] == "clear"  # authorised by seller name
+    assert case_keys == {k for k, v in verdicts.items() if v == "counterfeit"}
+    assert case_states == {"candidate"}
+    assert report.new_hits and len(report.new_hits) == len(case_keys)
+
+    # Second cycle over unchanged listings: a sighting each, nothing assessed or queued again.
+    second = run_cycle(client, url, evidence=False)
+    again = _counts(url)
+    assert again["listings"] == counts["listings"]
+    assert again["sightings"] == 2 * counts["listings"]
+    assert again["assessments"] == counts["assessments"]
+    assert again["cases"] == counts["cases"]
+    assert again["outbox"] == counts["outbox"]
+    assert second.new_hits == []
+
+
+def test_blocked_marketplace_is_reported_and_others_go_on(client_file: Path, tmp_path: Path, market):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    market.block("taobao", "punish")
+    try:
+        out = run_cli("run", "--config", str(client_file), "--db", url, "--no-evidence")
+    finally:
+        market.unblock("taobao")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "taobao blocked" in out.stderr
+    with db.session_scope(url) as s:
+        runs = {r.marketplace: r for r in s.scalars(select(m.CrawlRun))}
+        assert runs["taobao"].status == "blocked" and runs["taobao"].reason
+        assert runs["aliexpress"].status == "ok" and runs["aliexpress"].items > 0
+        assert s.scalar(select(func.count()).select_from(m.Listing).where(m.Listing.marketplace == "aliexpress")) > 0
+
+
+def test_lock_stops_overlapping_cycles(client_file: Path, tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    lock = FileLock(str(data_dir_for(url) / "cycle.lock"))
+    data_dir_for(url).mkdir(parents=True, exist_ok=True)
+    with lock:
+        with pytest.raises(CycleLocked):
+            run_cycle(load_client(client_file), url, evidence=False)
+        out = run_cli("run", "--config", str(client_file), "--db", url)
+        assert out.returncode == 1 and "another markwatch cycle is running" in out.stderr
+
+
+def test_export_contract_and_rescore(client_file: Path, tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    run_cycle(load_client(client_file), url, marketplaces=["aliexpress"], evidence=False)
+    out_file = tmp_path / "export.jsonl"
+    out = run_cli("export", "--db", url, "--out", str(out_file))
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert rows
+    for row in rows:
+        assert list(row)[:10] == ["id", "marketplace", "url", "title", "description", "price", "currency",
+                                  "seller_id", "seller_name", "images"]
+        assert {"score", "verdict", "mark_id", "signals", "first_seen", "last_seen"} <= set(row)
+        assert row["first_seen"].endswith("Z") and row["images"][0].startswith("http")
+        assert 0 <= row["score"] <= 1 and row["verdict"] in ("counterfeit", "review", "clear")
+    # Rescore after the client authorises a seller: that listing turns clear, without crawling.
+    data = yaml.safe_load(client_file.read_text())
+    data["authorized_sellers"].append({"marketplace": "aliexpress", "seller_id": "2231"})
+    client_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    out = run_cli("rescore", "--config", str(client_file), "--db", url)
+    assert out.returncode == 0, out.stderr
+    with db.session_scope(url) as s:
+        verdicts = {lst.key: a.verdict for lst, a in db.iter_listings_with_assessment(s)}
+    assert verdicts["aliexpress:1005006120001"] == "clear"
+    assert "changed verdict" in out.stdout
+
+
+def test_bad_config_writes_nothing(tmp_path: Path):
+    bad = tmp_path / "markwatch.yaml"
+    bad.write_text("client: {name: X}\nmarks: []\n")
+    store = tmp_path / "store.db"
+    out = run_cli("run", "--config", str(bad), "--db", f"sqlite:///{store}")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert not store.exists()

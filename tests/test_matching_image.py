@@ -1,0 +1,212 @@
+"""Near-duplicate photos: transformed copies of registered images are found, others are not."""
+
+from __future__ import annotations
+
+import io
+import logging
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
+
+from crawler.config import load_client
+from matching.image import ImageMatcher, hamming, image_hash, load_image, trim_borders
+from matching.types import ListingInput
+
+FIXTURES = Path(__file__).parent / "fixtures" / "matching_images"
+
+
+def _client_file(folder: Path) -> Path:
+    """A client with one product photo (coins) and one logo (a round badge)."""
+    for name in ("coins.jpg", "round-logo.png"):
+        (folder / name).write_bytes((FIXTURES / name).read_bytes())
+    path = folder / "markwatch.yaml"
+    path.write_text(
+        """
+client: {name: Test Brands Ltd.}
+marks:
+  - id: roundco
+    title: ROUNDCO
+    terms: [Roundco, crocs]
+    images: [round-logo.png]
+products:
+  - id: coin-set
+    mark: roundco
+    name: Roundco coin set
+    msrp: 100
+    images: [coins.jpg]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> ImageMatcher:
+    folder = tmp_path_factory.mktemp("client")
+    return ImageMatcher.from_client(load_client(_client_file(folder)))
+
+
+def _jpeg(im: Image.Image, quality: int = 85) -> bytes:
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _signals(matcher: ImageMatcher, im: Image.Image, quality: int = 85):
+    listing = ListingInput(id="t:1", title="generic goods", images=["photo.jpg"], image_bytes=[_jpeg(im, quality)])
+    return matcher.match(listing)
+
+
+def _product_hit(signals) -> bool:
+    return any(s.kind == "image" and s.product_id == "coin-set" for s in signals)
+
+
+COINS = Image.open(FIXTURES / "coins.jpg").convert("RGB")
+FLOWER = Image.open(FIXTURES / "flower.jpg").convert("RGB")
+
+
+def _crop(im: Image.Image, frac: float) -> Image.Image:
+    w, h = im.size
+    return im.crop((int(w * frac), int(h * frac * 0.5), w - int(w * frac * 0.5), h - int(h * frac)))
+
+
+def _banner(im: Image.Image) -> Image.Image:
+    out = im.copy()
+    w, h = out.size
+    d = ImageDraw.Draw(out)
+    d.rectangle((0, int(h * 0.86), w, h), fill=(230, 20, 20))
+    d.text((w // 3, int(h * 0.9)), "HOT SALE", fill="white")
+    d.text((w // 4, h // 2), "SAMPLE  SAMPLE", fill=(255, 255, 255))
+    d.ellipse((w - 70, 8, w - 10, 68), fill=(30, 160, 60))
+    return out
+
+
+def _canvas(im: Image.Image) -> Image.Image:
+    small = im.resize((int(im.width * 0.7), int(im.height * 0.7)))
+    out = Image.new("RGB", (im.width, im.width), "white")
+    out.paste(small, ((out.width - small.width) // 2, (out.height - small.height) // 2))
+    return ImageOps.expand(out, border=12, fill=(200, 30, 30))
+
+
+def _jitter(im: Image.Image) -> Image.Image:
+    im = ImageEnhance.Color(im).enhance(0.4)
+    im = ImageEnhance.Brightness(im).enhance(1.15)
+    r, g, b = im.split()
+    return Image.merge("RGB", (r.point(lambda v: min(255, v + 25)), g, b))
+
+
+TRANSFORMS = {
+    "mirrored": lambda im: ImageOps.mirror(im),
+    "crop 15%": lambda im: _crop(im, 0.15),
+    "rotation 5 degrees": lambda im: im.rotate(5, resample=Image.Resampling.BICUBIC, expand=True, fillcolor="white"),
+    "border and white canvas": _canvas,
+    "banner, badge and watermark": _banner,
+    "colour jitter": _jitter,
+    "resized smaller": lambda im: im.resize((im.width // 2, im.height // 2)),
+    "mirrored, cropped, jittered": lambda im: _jitter(_crop(ImageOps.mirror(im), 0.1)),
+}
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMS))
+def test_transformed_copy_of_registered_photo_is_found(matcher: ImageMatcher, name: str) -> None:
+    signals = _signals(matcher, TRANSFORMS[name](COINS))
+    assert _product_hit(signals), f"{name}: {[s.detail for s in signals]}"
+    hit = next(s for s in signals if s.product_id == "coin-set")
+    assert hit.mark_id == "roundco" and 0 < hit.score <= 1
+    assert "coins.jpg" in hit.detail and "photo 1" in hit.detail
+
+
+def test_low_jpeg_quality_copy_is_found(matcher: ImageMatcher) -> None:
+    assert _product_hit(_signals(matcher, COINS, quality=20))
+
+
+@pytest.mark.parametrize("name", ["as is", "mirrored", "crop 15%", "banner, badge and watermark", "border and white canvas"])
+def test_unrelated_photo_is_not_matched(matcher: ImageMatcher, name: str) -> None:
+    im = FLOWER if name == "as is" else TRANSFORMS[name](FLOWER)
+    assert _signals(matcher, im) == []
+
+
+def test_mirrored_stays_close_unrelated_stays_far() -> None:
+    def h(im: Image.Image) -> np.ndarray:
+        return image_hash(np.asarray(im.convert("L")))
+
+    base = h(COINS)
+    # A mirror image is far from the original as such; the index therefore
+    # stores the mirrored variant of each registered image, which is close.
+    assert hamming(h(ImageOps.mirror(ImageOps.mirror(COINS))), base) == 0
+    assert hamming(h(_jitter(COINS)), base) <= 14
+    assert hamming(h(FLOWER), base) > 30
+
+
+def test_trim_borders_removes_frame_and_canvas() -> None:
+    framed = np.asarray(_canvas(COINS))
+    trimmed = trim_borders(framed)
+    h, w = trimmed.shape[:2]
+    # Back to about the pasted photo's size (70 % of the original).
+    assert abs(w - int(COINS.width * 0.7)) <= 6 and abs(h - int(COINS.height * 0.7)) <= 6
+
+
+def test_local_path_images_are_read(matcher: ImageMatcher, tmp_path: Path) -> None:
+    path = tmp_path / "copy.jpg"
+    ImageOps.mirror(COINS).save(path, quality=60)
+    listing = ListingInput(id="t:2", title="x", images=[path])
+    assert _product_hit(matcher.match(listing))
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def _bomb_png() -> bytes:
+    """A small PNG whose header claims 100 000 x 100 000 pixels."""
+    small = io.BytesIO()
+    Image.new("L", (64, 64)).save(small, "PNG")
+    data = bytearray(small.getvalue())
+    # IHDR: length(4) type(4) width(4) height(4) ... crc(4), starting at byte 8.
+    data[16:24] = (100_000).to_bytes(4, "big") + (100_000).to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    return bytes(data)
+
+
+HOSTILE = {
+    "zero bytes": b"",
+    "HTML instead of JPEG": b"<!DOCTYPE html><html><body>Access denied</body></html>",
+    "truncated JPEG": _jpeg(COINS)[:1500],
+    "decompression bomb": _bomb_png(),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_image_is_skipped_with_warning(
+    matcher: ImageMatcher, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    listing = ListingInput(
+        id="t:bad",
+        title="x",
+        images=["bad.jpg", "good.jpg"],
+        image_bytes=[HOSTILE[name], _jpeg(ImageOps.mirror(COINS))],
+    )
+    with caplog.at_level(logging.WARNING, logger="matching.image"):
+        signals = matcher.match(listing)
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("photo 1" in m and "bad.jpg" in m and "skipped" in m for m in warned), warned
+    # The other photo of the same listing is still matched.
+    assert _product_hit(signals)
+
+
+def test_missing_file_and_url_without_fetching_are_skipped(
+    matcher: ImageMatcher, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    listing = ListingInput(id="t:3", title="x", images=[tmp_path / "nope.jpg", "https://example.invalid/a.jpg"])
+    with caplog.at_level(logging.WARNING, logger="matching.image"):
+        assert matcher.match(listing) == []
+    text = caplog.text
+    assert "nope.jpg" in text and "example.invalid" in text
+
+
+def test_load_image_refuses_bomb_before_decoding(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="matching.image"):
+        assert load_image(_bomb_png(), name="bomb.png") is None
+    assert "decompression bomb" in caplog.text and "bomb.png" in caplog.text

@@ -1,0 +1,88 @@
+"""Logos inside photos: a registered logo pasted small is found, an unrelated one is not."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from crawler.config import load_client
+from matching.image import ImageMatcher
+from matching.logo import foreground_mask
+from matching.types import ListingInput
+
+FIXTURES = Path(__file__).parent / "fixtures" / "matching_images"
+FLOWER = Image.open(FIXTURES / "flower.jpg").convert("RGB")
+LOGO = Image.open(FIXTURES / "round-logo.png").convert("RGB")
+OTHER_LOGO = Image.open(FIXTURES / "other-logo.png").convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> ImageMatcher:
+    folder = tmp_path_factory.mktemp("client")
+    (folder / "round-logo.png").write_bytes((FIXTURES / "round-logo.png").read_bytes())
+    path = folder / "markwatch.yaml"
+    path.write_text(
+        "client: {name: Test Brands Ltd.}\n"
+        "marks:\n"
+        "  - id: roundco\n"
+        "    title: ROUNDCO\n"
+        "    terms: [Roundco]\n"
+        "    images: [round-logo.png]\n",
+        encoding="utf-8",
+    )
+    return ImageMatcher.from_client(load_client(path))
+
+
+def _paste(photo: Image.Image, logo: Image.Image, width_fraction: float, where=(0.6, 0.55)) -> Image.Image:
+    """Paste the logo's shape (not its white background) at a fraction of the photo's width."""
+    out = photo.copy()
+    w = int(out.width * width_fraction)
+    h = int(logo.height * w / logo.width)
+    small = logo.resize((w, h), Image.Resampling.LANCZOS)
+    mask = Image.fromarray(foreground_mask(np.asarray(small)).astype(np.uint8) * 255)
+    out.paste(small, (int(out.width * where[0]), int(out.height * where[1])), mask)
+    return out
+
+
+def _listing(im: Image.Image) -> ListingInput:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=85)
+    return ListingInput(id="t:logo", title="generic goods", images=["p.jpg"], image_bytes=[buf.getvalue()])
+
+
+@pytest.mark.parametrize("fraction", [0.15, 0.25])
+def test_logo_pasted_small_into_unrelated_photo_is_found(matcher: ImageMatcher, fraction: float) -> None:
+    signals = matcher.match(_listing(_paste(FLOWER, LOGO, fraction)))
+    logos = [s for s in signals if s.kind == "logo"]
+    assert logos, [s.detail for s in signals]
+    assert logos[0].mark_id == "roundco" and 0.5 <= logos[0].score <= 1
+    assert "round-logo.png" in logos[0].detail and "width" in logos[0].detail
+
+
+def test_photo_without_logo_has_no_logo_signal(matcher: ImageMatcher) -> None:
+    assert matcher.match(_listing(FLOWER)) == []
+
+
+def test_unrelated_logo_is_not_matched(matcher: ImageMatcher) -> None:
+    signals = matcher.match(_listing(_paste(FLOWER, OTHER_LOGO, 0.25)))
+    assert [s for s in signals if s.kind == "logo"] == []
+
+
+def test_look_alike_badge_is_not_matched(matcher: ImageMatcher) -> None:
+    # A green round "SALE" badge: same shape and colour as the logo, other letters.
+    badge = Image.new("RGB", LOGO.size, "white")
+    from PIL import ImageDraw, ImageFont
+
+    d = ImageDraw.Draw(badge)
+    d.ellipse((10, 10, LOGO.width - 10, LOGO.height - 10), fill=(60, 140, 60))
+    try:
+        font = ImageFont.truetype("DejaVuSans-Bold.ttf", 60)
+    except OSError:
+        font = ImageFont.load_default()
+    d.text((LOGO.width // 2, LOGO.height // 2), "SALE", fill="white", font=font, anchor="mm")
+    signals = matcher.match(_listing(_paste(FLOWER, badge, 0.25)))
+    assert [s for s in signals if s.kind == "logo"] == []

@@ -1,0 +1,159 @@
+"""Score combination: verdicts, mark ids and the evidence text, on a small client file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.config import load_client
+from matching import ListingInput, Matcher, assess
+
+CLIENT = """
+client:
+  name: Test Brands Ltd.
+marks:
+  - id: dyson
+    title: Dyson
+    terms: [Dyson, 戴森]
+    classes: [7, 11]
+    keywords: [vacuum, hair dryer, fan]
+  - id: acme
+    title: ACME
+    terms: [ACME]
+    classes: [9, 28]
+    keywords: [game, console, controller, gamepad]
+products:
+  - id: dyson-v15
+    mark: dyson
+    name: Dyson V15 Detect cordless vacuum
+    msrp: 700
+    currency: USD
+  - id: acme-pad
+    mark: acme
+    name: ACME Pad Pro controller
+    msrp: 60
+    currency: USD
+authorized_sellers:
+  - marketplace: shopx
+    seller_id: "42"
+exchange_rates:
+  base: USD
+  rates: {CNY: 0.14}
+{thresholds}
+"""
+
+
+def make_client(tmp_path: Path, thresholds: str = ""):
+    path = tmp_path / "markwatch.yaml"
+    path.write_text(CLIENT.replace("{thresholds}", thresholds), encoding="utf-8")
+    return load_client(path)
+
+
+@pytest.fixture()
+def matcher(tmp_path: Path) -> Matcher:
+    return Matcher(make_client(tmp_path), images=False)
+
+
+def listing(title: str, price: float | None = None, currency: str = "USD", seller: str = "7",
+            seller_name: str = "Best Goods Store", description: str | None = None) -> ListingInput:
+    return ListingInput(id="x:1", title=title, marketplace="shopx", price=price, currency=currency,
+                        seller_id=seller, seller_name=seller_name, description=description)
+
+
+def details(a) -> str:
+    return " | ".join(s.detail for s in a.signals)
+
+
+def test_brand_with_replica_cue_is_counterfeit(matcher: Matcher) -> None:
+    a = matcher.assess(listing("Dyson V15 cordless vacuum 1:1 replica", 650))
+    assert a.verdict == "counterfeit" and a.mark_id == "dyson"
+    text = details(a)
+    assert "'Dyson' matches term 'Dyson'" in text
+    assert "replica cue" in text and "'1:1'" in text
+
+
+def test_low_price_is_evidence_with_the_ratio(matcher: Matcher) -> None:
+    a = matcher.assess(listing("Dyson V15 Detect cordless vacuum cleaner", 105))
+    assert a.verdict != "clear"
+    price = [s for s in a.signals if s.kind == "price"][0]
+    assert "105.00 USD is 15% of MSRP 700.00 USD" in price.detail
+    fair = matcher.assess(listing("Dyson V15 Detect cordless vacuum cleaner", 690))
+    assert fair.score < a.score and fair.verdict == "clear"
+
+
+def test_price_converted_from_other_currency(matcher: Matcher) -> None:
+    a = matcher.assess(listing("戴森 V15 吸尘器 无线", 500, "CNY"))
+    assert a.verdict != "clear" and a.mark_id == "dyson"
+    price = [s for s in a.signals if s.kind == "price"][0]
+    assert "500.00 CNY is 10% of MSRP 700.00 USD" in price.detail and "converted" in price.detail
+
+
+def test_authorised_seller_is_clear(matcher: Matcher) -> None:
+    a = matcher.assess(listing("Dyson V15 cordless vacuum", 120, seller="42"))
+    assert a.verdict == "clear"
+    assert any("authorised seller" in s.detail for s in a.signals)
+
+
+def test_fair_priced_resale_is_clear(matcher: Matcher) -> None:
+    a = matcher.assess(listing("Used Dyson V15 Detect cordless vacuum, good condition", 480))
+    assert a.verdict == "clear"
+    assert "second-hand ('used')" in details(a)
+    b = matcher.assess(listing("二手 戴森 V15 吸尘器", 3200, "CNY"))
+    assert b.verdict == "clear"
+
+
+def test_brand_word_on_unrelated_goods_stays_clear(matcher: Matcher) -> None:
+    a = matcher.assess(listing("ACME Looney Tunes vintage art print poster", 9))
+    assert a.verdict == "clear"
+    assert "outside the mark's keywords and classes" in details(a)
+
+
+def test_nominative_use_stays_clear(matcher: Matcher) -> None:
+    a = matcher.assess(listing("Replacement filter compatible with Dyson V11 V15 vacuum", 12))
+    assert a.verdict == "clear"
+    assert "nominative use" in details(a)
+
+
+def test_cues_alone_do_not_flag_unbranded_goods(matcher: Matcher) -> None:
+    for title in ("1:1 replica vintage gamepad controller", "AAA Batteries 8 pack", "OEM/ODM available fan"):
+        a = matcher.assess(listing(title, 5))
+        assert a.verdict == "clear" and a.mark_id is None, title
+
+
+def test_short_term_near_miss_needs_corroboration(matcher: Matcher) -> None:
+    # "Acne" is an ordinary word one edit from ACME: not enough on its own.
+    assert matcher.assess(listing("Acne patch pimple gamepad sticker", 30)).verdict == "clear"
+    # A non-word typo-squat on the mark's goods with a cue is flagged.
+    a = matcher.assess(listing("Acmee Pad Pro wireless gamepad controller AAA", 20))
+    assert a.verdict != "clear" and a.mark_id == "acme"
+    assert "resembles term 'ACME' (1 edit)" in details(a)
+
+
+def test_disguised_brand_is_flagged_with_its_disguise(matcher: Matcher) -> None:
+    a = matcher.assess(listing("D.Y.S.O.N cordless vacuum cleaner", 300))
+    assert a.verdict != "clear" and a.mark_id == "dyson"
+    assert "letters written apart" in details(a)
+
+
+def test_seller_posing_as_the_brand_is_a_signal(matcher: Matcher) -> None:
+    a = matcher.assess(listing("Dyson V15 cordless vacuum", 600, seller_name="Dyson Official Store"))
+    seller = [s for s in a.signals if s.kind == "seller"]
+    assert seller and "poses as an official shop" in seller[0].detail
+    plain = matcher.assess(listing("Dyson V15 cordless vacuum", 600))
+    assert a.score > plain.score
+
+
+def test_thresholds_come_from_the_client_file(tmp_path: Path) -> None:
+    strict = make_client(tmp_path, "thresholds: {counterfeit: 0.99, review: 0.98}")
+    a = Matcher(strict, images=False).assess(listing("Dyson V15 cordless vacuum 1:1 replica", 650))
+    assert a.verdict == "clear" and 0 < a.score < 0.98
+
+
+def test_assess_convenience_caches_the_matcher(tmp_path: Path) -> None:
+    client = make_client(tmp_path)
+    a = assess(listing("Dyson hair dryer replica"), client)
+    b = assess(listing("Dyson hair dryer replica"), client)
+    assert a.verdict == b.verdict != "clear"
+    assert all(0.0 <= s.score <= 1.0 and s.detail for s in a.signals)
+    assert a.to_json()["signals"][0]["detail"]
