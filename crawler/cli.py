@@ -126,9 +126,8 @@ def score(
     Example: markwatch score --config markwatch.yaml --listings listings.jsonl --out scores.jsonl
     """
     from matching.batch import InputError, check_input, score_file
-    from matching.score import Matcher
 
-    client = load(config)
+    load(config)  # a bad client file stops here with its one-line reason
     try:
         check_input(listings)
     except InputError as exc:
@@ -141,7 +140,6 @@ def score(
             stats = score_file(
                 config, listings, fh, workers=workers, images=images,
                 warn=lambda m: err_console.print(f"markwatch: {m}", markup=False, highlight=False, soft_wrap=True),
-                matcher=Matcher(client, images=images),
             )
     except InputError as exc:
         tmp.unlink(missing_ok=True)
@@ -209,11 +207,23 @@ def run(
     data_dir: Annotated[Optional[Path], typer.Option(help="Images and evidence; default beside the SQLite file.")] = None,
     evidence: Annotated[bool, typer.Option(help="Capture screenshots of new counterfeit hits.")] = True,
     alerts: Annotated[bool, typer.Option(help="Queue and send alerts at the end.")] = True,
+    distributed: Annotated[
+        bool, typer.Option("--distributed", help="Queue the crawl for `markwatch worker` processes and wait for them.")
+    ] = False,
+    redis_url: Annotated[
+        Optional[str], typer.Option("--redis", envvar="MARKWATCH_REDIS", help="Redis URL of the shared queue (--distributed).")
+    ] = None,
+    drain_timeout: Annotated[
+        float, typer.Option(help="With --distributed: seconds to wait for the workers to drain the queue.")
+    ] = 3600.0,
 ) -> None:
     """Run one monitoring cycle: crawl, store, assess, take in hits, send alerts.
 
     Exit status 0 when every marketplace crawled, 1 when one was blocked or failed
     (or another cycle holds the lock), 2 for a bad client file.
+
+    With --distributed the workers crawl (see `markwatch worker`); this command queues
+    the searches, waits until the queue is drained, then does the post-crawl steps.
 
     Example: markwatch run --config markwatch.yaml --db sqlite:///markwatch.db
     """
@@ -223,10 +233,20 @@ def run(
     client = load(config)
     url = storage.database_url(db)
     try:
-        report = run_cycle(
-            client, url, marketplaces=marketplace, data_dir=data_dir, evidence=evidence,
-            send_alerts=alerts, progress=_say,
-        )
+        if distributed:
+            from crawler.distributed import run_distributed
+
+            if not redis_url:
+                fail("--distributed: expected --redis URL (or MARKWATCH_REDIS), e.g. redis://localhost:6379/0")
+            report = run_distributed(
+                client, url, redis_url, marketplaces=marketplace, data_dir=data_dir, evidence=evidence,
+                send_alerts=alerts, timeout=drain_timeout, progress=_say,
+            )
+        else:
+            report = run_cycle(
+                client, url, marketplaces=marketplace, data_dir=data_dir, evidence=evidence,
+                send_alerts=alerts, progress=_say,
+            )
     except CycleLocked as exc:
         err_console.print(f"markwatch: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from None
@@ -237,6 +257,46 @@ def run(
         bad = [f"{mr.marketplace} {mr.status}" for mr in report.markets if mr.status != "ok"]
         err_console.print("markwatch: not every marketplace crawled: " + ", ".join(bad), highlight=False)
         raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    config: ConfigOpt,
+    redis_url: Annotated[
+        str, typer.Option("--redis", envvar="MARKWATCH_REDIS", help="Redis URL of the shared queue.")
+    ],
+    db: DbOpt = None,
+    marketplace: Annotated[
+        Optional[list[str]], typer.Option("--marketplace", "-m", help="Only this marketplace (repeatable).")
+    ] = None,
+    idle_timeout: Annotated[
+        float, typer.Option(help="Exit after this many idle seconds; 0 waits for work forever.")
+    ] = 0.0,
+    lease: Annotated[
+        float, typer.Option(help="Heartbeat lease: a worker silent this long is presumed dead and its requests requeued.")
+    ] = 30.0,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Downloaded images; default beside the SQLite file.")] = None,
+) -> None:
+    """Crawl requests from the shared Redis queue into the shared store (scale-out).
+
+    Any number of workers, on any machines, share one queue and one database;
+    `markwatch run --distributed` queues a cycle. A worker killed mid-crawl loses
+    nothing: its requests return to the queue when its lease expires.
+
+    Example: markwatch worker --config markwatch.yaml --redis redis://localhost:6379/0 --db postgresql://markwatch@db/markwatch
+    """
+    from crawler import db as storage
+    from crawler.distributed import run_worker
+
+    client = load(config)
+    url = storage.database_url(db)
+    try:
+        run_worker(
+            client, url, redis_url, marketplaces=marketplace, idle_timeout=idle_timeout, lease=lease,
+            data_dir=data_dir, progress=_say,
+        )
+    except ValueError as exc:
+        fail(str(exc))
 
 
 @app.command()

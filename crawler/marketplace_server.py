@@ -20,7 +20,9 @@ Adding a marketplace needs no code here: put in `crawler/market_templates/`
   `{"search_path": "/s", "term_param": "k", "page_param": "page", "page_size": 8,
   "product_path": "/dp/{id}", "encoding": "utf-8", "content_type": "text/html"}`
   (optional keys: `page_start` 1, `page_param_offset` true when the page parameter
-  is an item offset as on Taobao, `search_content_type`);
+  is an item offset as on Taobao, `search_content_type`; with a non-UTF-8
+  `encoding` pages are encoded in it and the search term is read percent-encoded in
+  it, as 1688 does with GBK);
 - `<marketplace>_search.html`: a Jinja2 template rendering one result page;
 - `<marketplace>_product.html` (optional): a product page.
 
@@ -38,6 +40,9 @@ serves search pages whose listings appear only after JavaScript runs.
 
     with MarketplaceServer(catalogue, images_dir) as server:
         base_url = server.url("amazon")
+
+`sample_catalogue(images_dir)` builds a small catalogue (ACME look-alikes, one ad and
+one unrelated item per marketplace, with image files) for every template.
 """
 
 from __future__ import annotations

@@ -73,14 +73,16 @@ _BODY_MARKERS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"<title>[^<]*(?:验证码|安全验证|访问受限|访问被拒绝|Robot Check|Security Check|Captcha)[^<]*</title>",
+            # Short titles only: a product page title may well mention "captcha" or "login".
+            r"<title[^>]*>[^<]{0,25}(?:验证码|安全验证|访问受限|访问被拒绝|Robot Check|Security Check|Captcha)[^<]{0,25}</title>",
             re.IGNORECASE,
         ),
         "captcha",
     ),
     (
         re.compile(
-            r"<title>[^<]*(?:登录|登陆|Sign in|Sign-In|Log in|Login)[^<]*</title>", re.IGNORECASE
+            r"<title[^>]*>[^<]{0,25}(?:登录|登陆|Sign in|Sign-In|Log in|Login)[^<]{0,25}</title>",
+            re.IGNORECASE,
         ),
         "login_wall",
     ),
@@ -102,17 +104,21 @@ def detect_block(response: Response) -> str | None:
                 urlsplit(url).netloc + urlsplit(url).path + "?" + urlsplit(url).query
             ):
                 return reason
+    if not isinstance(response, TextResponse):
+        # Images and other files: a refused image (hotlink protection) is not a blocked site.
+        return None
     head = response.body[:_HEAD_BYTES]
-    text = head.decode("utf-8", "replace") if not isinstance(response, TextResponse) else None
-    if text is None:
-        try:
-            text = response.text[:_HEAD_BYTES]
-        except (UnicodeError, LookupError, AttributeError):  # undecodable: read the bytes as UTF-8
-            text = head.decode("utf-8", "replace")
+    try:
+        text = response.text[:_HEAD_BYTES]
+    except (UnicodeError, LookupError, AttributeError):  # undecodable: read the bytes as UTF-8
+        text = head.decode("utf-8", "replace")
     text = html.unescape(text)  # Akamai writes "errors&#46;edgesuite&#46;net"
     for pattern, reason in _BODY_MARKERS:
         if pattern.search(text):
             return reason
+    # Status alone only counts for the spider's own pages (searches, product pages).
+    if _has_meta(response) and "search_term" not in response.meta:
+        return None
     if response.status in (401, 403):
         return f"http_{response.status}"
     if response.status == 429:
@@ -198,3 +204,39 @@ class ProxyFromEnvMiddleware:
                 spider.logger.info("using proxy %s", mask_proxy(self.proxy))
         if self.proxy and "proxy" not in request.meta:
             request.meta["proxy"] = self.proxy
+
+
+class NetGuardMiddleware:
+    """Refuse requests to loopback, private, link-local or multicast addresses outside
+    the allow list (`MARKWATCH_ALLOW_HOSTS` plus the spider's base_url host).
+
+    Product-page and image URLs and every redirect's `Location` come from pages that
+    counterfeiters write. Scrapy sends each redirect hop back through the downloader
+    middlewares, so checking here, before the download, covers all of them; the
+    refusal is counted as `markwatch/refused_unsafe`.
+    """
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.allow = set(crawler.settings.getlist("MARKWATCH_ALLOW_HOSTS"))
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> NetGuardMiddleware:
+        if not crawler.settings.getbool("MARKWATCH_NETGUARD", True):
+            raise NotConfigured
+        return cls(crawler)
+
+    def process_request(self, request: Any) -> None:
+        from crawler.netguard import UnsafeURL, check_url, host_of
+
+        spider = self.crawler.spider
+        allow = set(self.allow)
+        base = host_of(getattr(spider, "base_url", "") or "")
+        if base:
+            allow.add(base)
+        try:
+            check_url(request.url, allow)
+        except UnsafeURL as exc:
+            self.crawler.stats.inc_value("markwatch/refused_unsafe")
+            spider.logger.warning("request refused: %s", exc)
+            raise IgnoreRequest(f"refused: {exc}") from None

@@ -179,12 +179,21 @@ def run_cycle(
             names = [n for n in names if n in marketplaces]
         cycle = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         report = CycleReport(cycle, m.utcnow())
+        # A cycle killed before its alerts were queued leaves this marker; the next one
+        # takes in the hits assessed since then (queueing and intake are idempotent).
+        marker = ddir / "cycle.unfinished"
+        try:
+            since = min(report.started_at, dt.datetime.fromisoformat(marker.read_text().strip()))
+        except (OSError, ValueError):
+            since = report.started_at
+            marker.write_text(since.isoformat())
         for name in names:
             say(f"crawling {name}")
             mr = crawl_marketplace(client, name, url, ddir, cycle, settings=settings)
             report.markets.append(mr)
             say(f"{name}: {mr.status}, {mr.pages} pages, {mr.items} listings" + (f" ({mr.reason})" if mr.reason else ""))
-        after_crawl(client, url, ddir, report, evidence=evidence, send_alerts=send_alerts, say=say)
+        after_crawl(client, url, ddir, report, evidence=evidence, send_alerts=send_alerts, say=say, since=since)
+        marker.unlink(missing_ok=True)
         return report
     finally:
         lock.release()
@@ -192,10 +201,14 @@ def run_cycle(
 
 def after_crawl(
     client: Client, url: str, ddir: Path, report: CycleReport, *, evidence: bool, send_alerts: bool,
-    say: Callable[[str], None],
+    say: Callable[[str], None], since: dt.datetime | None = None,
 ) -> None:
-    """The steps that need the whole cycle: stay-down, evidence, health, alerts."""
-    from crawler.intake import is_quiet
+    """The steps that need the whole cycle: stay-down, evidence, health, alerts.
+
+    `since`: hits assessed from then on are this cycle's (earlier than its start when
+    the previous cycle was killed before finishing these steps).
+    """
+    from crawler.intake import is_quiet, take_in
     from crawler.takedown.cases import stay_down_check
 
     with db.session_scope(url) as session:
@@ -210,13 +223,14 @@ def after_crawl(
         rows = session.execute(
             select(m.AssessmentRow, m.Listing)
             .join(m.Listing, m.Listing.id == m.AssessmentRow.listing_pk)
-            .where(m.AssessmentRow.created_at >= report.started_at)
+            .where(m.AssessmentRow.created_at >= (since or report.started_at))
             .order_by(m.AssessmentRow.id)
         ).all()
         for assessment, listing in rows:
             if is_quiet(listing):
                 continue
             if assessment.verdict == "counterfeit":
+                take_in(session, listing.id, assessment.id)  # a no-op unless a killed crawl skipped intake
                 report.new_hits.append(assessment.id)
             elif assessment.verdict == "review":
                 report.review_count += 1

@@ -166,10 +166,17 @@ def decode_response(response: Any) -> Any:
     if m:
         declared = m.group(1).decode("ascii", "replace")
     enc = sniff_encoding(response.body, declared)
+    cls = response.__class__ if isinstance(response, TextResponse) else HtmlResponse
+    if _XML_UNSAFE.search(response.body.decode(enc, errors="replace")):
+        # lxml refuses control characters in attribute names: junk in a page must not crash the parser.
+        text = _XML_UNSAFE.sub(" ", response.body.decode(enc, errors="replace"))
+        return response.replace(cls=cls, body=text.encode("utf-8"), encoding="utf-8")
     if isinstance(response, TextResponse) and _norm_codec(response.encoding) == _norm_codec(enc):
         return response
-    cls = response.__class__ if isinstance(response, TextResponse) else HtmlResponse
     return response.replace(cls=cls, encoding=enc)
+
+
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 # -- prices and counts -------------------------------------------------------
@@ -319,5 +326,8 @@ def abs_url(url: Any, base: str | None = None, scheme: str = "https") -> str | N
         base_scheme = base.split(":", 1)[0] if base and "://" in base else scheme
         return f"{base_scheme}:{url}"
     if base:
-        return urljoin(base, url)
+        try:
+            return urljoin(base, url)
+        except ValueError:  # "http://[bad" from a damaged page: no usable URL
+            return None
     return url

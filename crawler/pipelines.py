@@ -33,26 +33,27 @@ MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 
 
-def _drop(spider: Any, reason: str, detail: str) -> DropItem:
-    if getattr(spider, "crawler", None) is not None:
-        spider.crawler.stats.inc_value(f"markwatch/dropped/{reason}")
+def _drop(stats: Any, reason: str, detail: str) -> DropItem:
+    if stats is not None:
+        stats.inc_value(f"markwatch/dropped/{reason}")
     return DropItem(f"{reason}: {detail}")
 
 
 class NormalisePipeline:
     """Clean titles, parse price text, make image URLs absolute, unique and few."""
 
-    def __init__(self, max_images: int) -> None:
+    def __init__(self, max_images: int, stats: Any = None) -> None:
         self.max_images = max_images
+        self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> NormalisePipeline:
-        return cls(crawler.settings.getint("MARKWATCH_MAX_IMAGES", MAX_IMAGES))
+        return cls(crawler.settings.getint("MARKWATCH_MAX_IMAGES", MAX_IMAGES), crawler.stats)
 
     def process_item(self, item: Listing, spider: Any = None) -> Listing:
         item.title = clean_text(item.title or "")
         if not item.listing_id or not item.title:
-            raise _drop(spider, "missing_title" if item.listing_id else "missing_id", repr(item.url))
+            raise _drop(self.stats, "missing_title" if item.listing_id else "missing_id", repr(item.url))
         item.listing_id = str(item.listing_id).strip()
         if item.description:
             item.description = clean_text(item.description)
@@ -88,6 +89,9 @@ class ListingImagesPipeline(ImagesPipeline):
         super().__init__(store_uri, *args, **kwargs)
         self.store_dir = Path(store_uri)
         self.allow_hosts = allow_hosts or set()
+        # Scrapy reports a failed image as a bare FileException without its URL: keep both.
+        self._requested: dict[int, list[str]] = {}
+        self._failures: dict[str, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ListingImagesPipeline:
@@ -122,21 +126,29 @@ class ListingImagesPipeline(ImagesPipeline):
                 check_url(url, allow)
             except UnsafeURL as exc:
                 log.warning("image refused: %s", exc)
-                if spider is not None:
-                    spider.crawler.stats.inc_value("markwatch/images/refused_unsafe")
+                if self.crawler.stats is not None:
+                    self.crawler.stats.inc_value("markwatch/images/refused_unsafe")
                 continue
             requests.append(Request(url, meta={"download_maxsize": MAX_IMAGE_BYTES, "playwright": False}))
+        self._requested[id(item)] = [r.url for r in requests]
         return requests
+
+    def media_failed(self, failure: Any, request: Any, info: Any) -> Any:
+        self._failures[request.url] = f"{failure.type.__name__}: {failure.value}"[:300]
+        return super().media_failed(failure, request, info)
 
     def item_completed(self, results: list[tuple[bool, Any]], item: Any, info: Any) -> Any:
         import imagehash
         from PIL import Image
 
         images: list[dict[str, Any]] = []
-        for ok, result in results:
+        requested = self._requested.pop(id(item), [])
+        for n, (ok, result) in enumerate(results):
             if not ok:
                 reason = getattr(result, "value", result)
-                images.append({"url": getattr(getattr(result, "request", None), "url", ""), "error": str(reason)[:300]})
+                url = requested[n] if n < len(requested) else ""
+                error = self._failures.get(url) or str(reason) or reason.__class__.__name__
+                images.append({"url": url, "error": error[:300]})
                 continue
             path = self.store_dir / result["path"]
             entry: dict[str, Any] = {"url": result["url"], "path": str(path)}
@@ -159,10 +171,11 @@ class ListingImagesPipeline(ImagesPipeline):
 class _StoreStep:
     """Shared set-up of the steps that write to the store."""
 
-    def __init__(self, db_url: str, run_id: int | None, config_path: str | None) -> None:
+    def __init__(self, db_url: str, run_id: int | None, config_path: str | None, stats: Any = None) -> None:
         self.db_url = db_url
         self.run_id = run_id
         self.config_path = config_path
+        self.stats = stats
         self._client: Client | None = None
 
     @classmethod
@@ -171,7 +184,7 @@ class _StoreStep:
         if not url:
             raise NotConfigured("MARKWATCH_DB not set")
         run_id = crawler.settings.getint("MARKWATCH_RUN_ID", 0) or None
-        return cls(url, run_id, crawler.settings.get("MARKWATCH_CONFIG"))
+        return cls(url, run_id, crawler.settings.get("MARKWATCH_CONFIG"), crawler.stats)
 
     @property
     def client(self) -> Client:
@@ -225,8 +238,8 @@ class AssessPipeline(_StoreStep):
             row = db.add_assessment(session, listing, assessment, self.version)
             item.assessment_id = row.id
             item.verdict = row.verdict
-        if spider is not None and item.verdict:
-            spider.crawler.stats.inc_value(f"markwatch/verdict/{item.verdict}")
+        if self.stats is not None and item.verdict:
+            self.stats.inc_value(f"markwatch/verdict/{item.verdict}")
         return item
 
 

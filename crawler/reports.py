@@ -103,33 +103,44 @@ class Summary:
         }
 
 
-def _newest_assessments(session: Session, since: dt.datetime) -> dict[int, m.AssessmentRow]:
-    """The newest assessment of every listing seen since the start of the period."""
-    from crawler.web.queries import with_newest_assessment
+@dataclass(frozen=True)
+class _Row:
+    marketplace: str
+    first_seen: dt.datetime
+    triage_state: str
+    verdict: str
 
-    rows = session.execute(with_newest_assessment().where(m.Listing.last_seen >= since))
-    return {listing.id: a for listing, a in rows}
+
+def _period_rows(session: Session, since: dt.datetime) -> dict[int, _Row]:
+    """Per listing seen in the period: the few columns the figures need (no JSON decoding)."""
+    from crawler.web.queries import newest_assessment_ids
+
+    newest = newest_assessment_ids()
+    stmt = (
+        select(m.Listing.id, m.Listing.marketplace, m.Listing.first_seen, m.Listing.triage_state,
+               m.AssessmentRow.verdict)
+        .join(newest, newest.c.listing_pk == m.Listing.id)
+        .join(m.AssessmentRow, m.AssessmentRow.id == newest.c.aid)
+        .where(m.Listing.last_seen >= since)
+    )
+    return {pk: _Row(mp, first, state, verdict) for pk, mp, first, state, verdict in session.execute(stmt)}
 
 
 def summary(session: Session, since: dt.datetime, until: dt.datetime | None = None) -> Summary:
     """The period's figures. Hits are counted on the day a listing was first seen."""
     until = until or m.utcnow()
-    newest = _newest_assessments(session, since)
-    listings = list(session.scalars(select(m.Listing).where(m.Listing.last_seen >= since)))
+    rows = _period_rows(session, since)
     hits_per_day: dict[str, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))
     verdicts: Counter[str] = Counter()
     triage: Counter[str] = Counter()
     hits_total = 0
-    for listing in listings:
-        a = newest.get(listing.id)
-        if a is None:
-            continue
-        verdicts[a.verdict] += 1
-        if a.verdict in HIT_VERDICTS or listing.triage_state == "confirmed":
+    for row in rows.values():
+        verdicts[row.verdict] += 1
+        if row.verdict in HIT_VERDICTS or row.triage_state == "confirmed":
             hits_total += 1
-            triage[listing.triage_state] += 1
-            if listing.first_seen >= since:
-                hits_per_day[listing.marketplace][listing.first_seen.date()] += 1
+            triage[row.triage_state] += 1
+            if row.first_seen >= since:
+                hits_per_day[row.marketplace][row.first_seen.date()] += 1
     n_days = max(1, min(366, (until.date() - since.date()).days + 1))
     days = [since.date() + dt.timedelta(days=i) for i in range(n_days)]
 
@@ -152,7 +163,7 @@ def summary(session: Session, since: dt.datetime, until: dt.datetime | None = No
         if removed_at is not None:
             removed += 1
             durations.append((removed_at - filed_at).total_seconds() / 86400)
-    clean_terms = cleanliness(session, since, newest)
+    clean_terms = cleanliness(session, since, rows)
     return Summary(
         since=since,
         until=until,
@@ -173,7 +184,7 @@ def summary(session: Session, since: dt.datetime, until: dt.datetime | None = No
 
 
 def cleanliness(
-    session: Session, since: dt.datetime, newest: dict[int, m.AssessmentRow] | None = None
+    session: Session, since: dt.datetime, rows: dict[int, _Row] | None = None
 ) -> list[tuple[str, float, int]]:
     """Per search term: the share of its top results (latest run) that are clean.
 
@@ -181,28 +192,28 @@ def cleanliness(
     positive. The top results are the first sightings of the term's latest run, in
     the order the marketplace listed them.
     """
-    newest = newest if newest is not None else _newest_assessments(session, since)
-    by_term: dict[str, list[m.Sighting]] = defaultdict(list)
-    for s in session.scalars(
-        select(m.Sighting).where(m.Sighting.seen_at >= since, m.Sighting.search_term.is_not(None)).order_by(m.Sighting.id)
-    ):
-        by_term[s.search_term or ""].append(s)
-    out: list[tuple[str, float, int]] = []
-    triage = dict(
-        session.execute(select(m.Listing.id, m.Listing.triage_state).where(m.Listing.last_seen >= since)).tuples().all()
+    rows = rows if rows is not None else _period_rows(session, since)
+    by_term: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    sightings_stmt = (
+        select(m.Sighting.search_term, m.Sighting.run_id, m.Sighting.listing_pk)
+        .where(m.Sighting.seen_at >= since, m.Sighting.search_term.is_not(None))
+        .order_by(m.Sighting.id)
     )
+    for term, run_id, listing_pk in session.execute(sightings_stmt):
+        by_term[term or ""].append((run_id or 0, listing_pk))
+    out: list[tuple[str, float, int]] = []
     for term, sightings in sorted(by_term.items()):
-        last_run = max((s.run_id or 0) for s in sightings)
+        last_run = max(run for run, _ in sightings)
         top: list[int] = []
-        for s in sightings:
-            if (s.run_id or 0) == last_run and s.listing_pk not in top:
-                top.append(s.listing_pk)
+        for run, pk in sightings:
+            if run == last_run and pk not in top:
+                top.append(pk)
         top = top[:TOP_RESULTS]
         if not top:
             continue
         clean = sum(
             1 for pk in top
-            if (newest.get(pk) is not None and newest[pk].verdict == "clear") or triage.get(pk) == "dismissed"
+            if pk in rows and (rows[pk].verdict == "clear" or rows[pk].triage_state == "dismissed")
         )
         out.append((term, clean / len(top), len(top)))
     return out
@@ -360,20 +371,19 @@ def build_report(
     session: Session, since: dt.datetime, *, client: Client | None = None, limit: int = 500, thumbnails: bool = True
 ) -> Report:
     """The period's hits (best score first) and cases, with figures and thumbnails."""
-    from crawler.web.queries import case_json, listing_json
+    from crawler.web.queries import case_json, listing_json, with_newest_assessment
 
     s = summary(session, since)
-    newest = _newest_assessments(session, since)
-    hits: list[dict[str, Any]] = []
-    for listing in session.scalars(select(m.Listing).where(m.Listing.last_seen >= since)):
-        a = newest.get(listing.id)
-        if a is None or (a.verdict not in HIT_VERDICTS and listing.triage_state != "confirmed"):
-            continue
-        row = listing_json(listing, a)
-        row["thumbnail"] = None
-        hits.append(row)
-    hits.sort(key=lambda h: (-(h["score"] or 0), h["pk"]))
-    hits = hits[:limit]
+    found = session.execute(
+        with_newest_assessment()
+        .where(
+            m.Listing.last_seen >= since,
+            (m.AssessmentRow.verdict.in_(HIT_VERDICTS)) | (m.Listing.triage_state == "confirmed"),
+        )
+        .order_by(m.AssessmentRow.score.desc(), m.Listing.id)
+        .limit(limit)
+    )
+    hits: list[dict[str, Any]] = [{**listing_json(listing, a), "thumbnail": None} for listing, a in found]
     if thumbnails:
         for h in hits:
             images = session.scalars(

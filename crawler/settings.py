@@ -40,6 +40,8 @@ TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = os.environ.get("MARKWATCH_LOG_LEVEL", "INFO")
 
 DOWNLOADER_MIDDLEWARES = {
+    # First: every request, redirect hops included, to a public or allowed address only.
+    "crawler.middlewares.NetGuardMiddleware": 50,
     # Before HttpProxyMiddleware (750) so it sees the proxy in request.meta.
     "crawler.middlewares.ProxyFromEnvMiddleware": 350,
     # process_response runs in descending order: after decompression (590) and

@@ -13,6 +13,13 @@ A marketplace spider is a name, a search URL and parse methods::
         def parse_results(self, response) -> list[Listing]:
             return parse_search_page(response.text, response.url)   # a pure function
 
+Spider arguments (keywords; strings are accepted, as from `scrapy crawl -a`):
+`base_url`, `max_pages`, `download_delay`, `concurrency`, `user_agent`,
+`obey_robots`, `use_browser` (the client file's marketplace block; explicit arguments
+win over `config`), `config` (a `MarketplaceConfig` or its dict), `client` (a `Client`
+or the path of its file: gives the config block and, without `terms`, the queries of
+`crawler.queries.queries_for`), `terms` (a list or "a, b"), `retries`, `autothrottle`.
+
 Everything else is here: search requests for every term and page (`async def start()`),
 paging up to `max_pages`, following product pages when the search page lacks key
 fields (`needs_product_page` / `parse_product_page`), per-marketplace politeness
@@ -23,6 +30,9 @@ and bookkeeping in the crawl stats:
 - ``markwatch/dropped/<reason>``: a page or a listing that could not be used
   (``PageError`` reason, ``missing_id``, ``missing_title``, ``parse_error``...);
 - ``markwatch/zero_results``: searches whose first page had no listings;
+- ``markwatch/download_delay``, ``concurrency``, ``robots_obeyed``, ``browser``, ``terms``:
+  the politeness and scope actually in force;
+- ``markwatch/errors/<type>``: failed downloads; ``markwatch/product_page_failed/<reason>``;
 - ``markwatch/blocked`` (reason) and ``markwatch/blocked_url``: set by
   `crawler.middlewares.BlockDetectionMiddleware`, which also closes the spider with
   the close reason ``"blocked"``, so a run can tell "blocked" from "0 results".
@@ -78,6 +88,18 @@ def _as_bool(value: Any) -> bool | None:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+async def wait_for_selector_quietly(page: Any, selector: str, timeout_ms: int) -> bool:
+    """Wait for `selector`; on timeout return False instead of failing the download, so a
+    block page (which never shows the results) still reaches the block detection."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        await page.wait_for_selector(selector, timeout=timeout_ms)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
 class MarketSpider(scrapy.Spider):
     """Base spider: search every term, page through results, yield `Listing` items.
 
@@ -98,6 +120,8 @@ class MarketSpider(scrapy.Spider):
     default_currency: ClassVar[str | None] = None
     #: CSS selector the browser waits for before the page is handed to the parser.
     browser_wait_selector: ClassVar[str | None] = None
+    #: How long to wait for it; then the page is parsed (or judged a block page) as it is.
+    browser_wait_ms: ClassVar[int] = 15000
 
     def __init__(
         self,
@@ -112,6 +136,8 @@ class MarketSpider(scrapy.Spider):
         terms: Iterable[str] | str | None = None,
         client: Client | str | os.PathLike[str] | None = None,
         config: MarketplaceConfig | dict[str, Any] | None = None,
+        retries: int | str | None = None,
+        autothrottle: bool | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -144,6 +170,11 @@ class MarketSpider(scrapy.Spider):
         browser = _as_bool(merged["use_browser"])
         self.use_browser: bool = self.requires_browser if browser is None else browser
         self.market_config = cfg
+        # Not (yet) keys of the client file: spider arguments, or fields a config may add.
+        retries = retries if retries is not None else getattr(cfg, "retries", None)
+        self.retries: int | None = None if retries is None else int(retries)
+        throttle = autothrottle if autothrottle is not None else getattr(cfg, "autothrottle", None)
+        self.autothrottle: bool | None = _as_bool(throttle)
         if isinstance(terms, str):
             terms = [t for t in (x.strip() for x in terms.split(",")) if t]
         if terms is None and client is not None:
@@ -176,6 +207,10 @@ class MarketSpider(scrapy.Spider):
         }
         if self.agent:
             out["USER_AGENT"] = self.agent
+        if self.retries is not None:
+            out["RETRY_TIMES"] = self.retries
+        if self.autothrottle is not None:
+            out["AUTOTHROTTLE_ENABLED"] = self.autothrottle
         if not self.use_browser:
             # No browser wanted: keep the plain HTTP handlers so no browser driver starts.
             out["DOWNLOAD_HANDLERS"] = {}
@@ -193,7 +228,9 @@ class MarketSpider(scrapy.Spider):
             return []
         from scrapy_playwright.page import PageMethod
 
-        return [PageMethod("wait_for_selector", self.browser_wait_selector, timeout=15000)]
+        return [
+            PageMethod(wait_for_selector_quietly, self.browser_wait_selector, self.browser_wait_ms)
+        ]
 
     def browser_meta(self, search: bool = True) -> dict[str, Any]:
         """Request meta for a browser page; the wait selector applies to search pages only."""
@@ -333,6 +370,12 @@ class MarketSpider(scrapy.Spider):
     def on_product_error(self, failure: Any) -> Iterator[Listing]:
         """A product page that failed (404, timeout): keep what the search page gave."""
         self.on_error(failure)
+        if (
+            self.crawler.stats.get_value("markwatch/blocked")
+            if getattr(self, "crawler", None)
+            else False
+        ):
+            return
         listing = failure.request.cb_kwargs.get("listing") if hasattr(failure, "request") else None
         if listing is not None:
             self._count("markwatch/product_page_failed/download")
@@ -342,6 +385,11 @@ class MarketSpider(scrapy.Spider):
     def on_error(self, failure: Any) -> None:
         """Count download failures by type; a failure of one page does not end the crawl."""
         kind = failure.type.__name__ if getattr(failure, "type", None) else "error"
+        blocked = getattr(self, "crawler", None) is not None and self.crawler.stats.get_value(
+            "markwatch/blocked"
+        )
+        if kind == "IgnoreRequest" and blocked:
+            return  # requests dropped because the site blocked us are the block, not errors
         self._count(f"markwatch/errors/{kind}")
         self.logger.warning(
             "request failed (%s): %s",

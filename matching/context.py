@@ -45,6 +45,13 @@ _NOMINATIVE_BEFORE = re.compile(
 )
 
 
+_COMPATIBLE = re.compile(
+    r"\b(?:compatible|compatibility|replacement for|fits? for|works with|interchangeable with)\b"
+    r"|适用于|适配|兼容|通用于"
+)
+_NOMINATIVE_AFTER = re.compile(r"^\s*[-]?\s*(?:compatible|compatibility|replacement|fit|fits|适用|兼容|适配|通用)\b")
+
+
 @dataclass(slots=True)
 class Goods:
     """What a listing sells, as far as the lexicon can tell."""
@@ -94,13 +101,33 @@ class GoodsLexicon:
             from matching.chinese import to_simplified
 
             simple = to_simplified(folded)
+            words: set[str] | None = None
             for w, concept in self.cjk:
-                if concept not in g.concepts and w in simple:
-                    g.concepts.add(concept)
-                    g.words.append(w)
+                if concept in g.concepts or w not in simple:
+                    continue
+                if len(w) == 1:
+                    # One character is a goods word only as a word of its own
+                    # (包 is a bag, 包邮 is free shipping): ask the segmenter.
+                    if words is None:
+                        words = _segment(simple)
+                    # Chinese compounds end in their head noun: 运动袜 is a sock, 包邮 is not a bag.
+                    if not any(x.endswith(w) and len(x) <= 4 for x in words):
+                        continue
+                g.concepts.add(concept)
+                g.words.append(w)
         for c in g.concepts:
             g.classes |= self.classes[c]
         return g
+
+
+def _segment(text: str) -> set[str]:
+    """Chinese words of a text (jieba), for one-character goods words."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return {w for w in jieba.lcut(text) if w.strip()}
 
 
 def _singular(word: str) -> str:
@@ -176,8 +203,17 @@ def resale_marker(text: str) -> str | None:
     return m.group().strip() if m else None
 
 
-def nominative(text: str, start: int) -> str | None:
-    """The words before a brand mention that say the goods only fit the brand."""
+def nominative(text: str, start: int, end: int | None = None) -> str | None:
+    """The words around a brand mention that say the goods only fit the brand."""
+    folded = fold(text)
+    m = _COMPATIBLE.search(folded)
+    if m:
+        return m.group().strip()
+    if end is not None:
+        after = fold(text[end : end + 30])
+        m = _NOMINATIVE_AFTER.match(after)
+        if m:
+            return text[start:end] + " " + m.group().strip(" -")
     before = fold(text[max(0, start - 40) : start])
     m = _NOMINATIVE_BEFORE.search(before)
     if not m:
@@ -190,4 +226,4 @@ def nominative(text: str, start: int) -> str | None:
         words = _WORD.findall(before)
         if len(words) < 2:
             return None
-    return phrase
+    return phrase + " " + text[start:end] if end is not None else phrase

@@ -74,14 +74,19 @@ MAX_SIDE = 320
 # benchmarks/image_signals.py. Lower hash distances or more inliers mean fewer
 # false alarms on unrelated photos and fewer reused photos found.
 HASH_MAX_DISTANCE = 14  # of 128 bits (pHash + dHash)
-KP_STRONG_INLIERS = 12  # enough keypoints in one geometry on their own
-KP_WEAK_INLIERS = 5  # fewer need the photometric check below
-KP_MIN_NCC = 0.7
+KP_STRONG_INLIERS = 20  # enough keypoints in one geometry on their own
+# Fewer need the registered image, warped onto the photo, to correlate with it:
+# (min inliers, min correlation), the weaker the geometry the stronger the look.
+KP_CHECKS = ((12, 0.45), (5, 0.7))
+KP_WEAK_INLIERS = KP_CHECKS[-1][0]
+KP_MIN_MATCHES = KP_WEAK_INLIERS
 KP_MIN_SCALE = 0.25  # a near-duplicate fills a good part of the photo
 MARK_MIN_WIDTH = 0.45  # a copied mark image fills at least this much of the photo's width
-LOGO_UPSCALE = 2.0
-LOGO_FEATURES = 2000
-KP_MAX_ANGLE = 25.0  # degrees; copies are at most slightly rotated (mirrors are indexed)
+# Keypoints are detected once per photo, on the photo enlarged 1.5 times: small
+# logos (10-20 % of the width) have too few pixels for keypoints at 320 px.
+PHOTO_UPSCALE = 1.5
+PHOTO_FEATURES = 1500
+KP_MAX_ANGLE = 15.0  # degrees; copies are at most slightly rotated (mirrors are indexed)
 
 # Variants of each registered image hashed at index time.
 _ROTATIONS = (-6.0, -3.0, 0.0, 3.0, 6.0)
@@ -90,7 +95,6 @@ _CROPS = (0.0, 0.1)
 # sellers put banners.
 _STRIPS = ((0.0, 0.0), (0.15, 0.0), (0.0, 0.15))
 
-_bf = cv2.BFMatcher(cv2.NORM_L2)
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
 
 
@@ -283,8 +287,7 @@ class ImageMatcher:
         self.ocr = ocr
         self.fetch_urls = fetch_urls
         self.terms = terms or {}
-        self._sift = sift()
-        self._sift_logo = sift(LOGO_FEATURES)
+        self._sift = sift(PHOTO_FEATURES)
         # One row per (reference, mirrored, rotation, crop) variant.
         rows: list[np.ndarray] = []
         meta: list[tuple[int, bool, float, tuple[float, float, float, float]]] = []
@@ -316,6 +319,12 @@ class ImageMatcher:
         self._kp_des = np.vstack(des).astype(np.float32) if des else None
         self._kp_pts = np.vstack(pts) if pts else np.zeros((0, 2), np.float32)
         self._kp_owner = np.concatenate(owner) if owner else np.zeros(0, np.int32)
+        # Approximate nearest neighbours (kd-trees) keep the cost per photo low as
+        # the number of registered images grows.
+        self._flann = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64})
+        if self._kp_des is not None:
+            self._flann.add([self._kp_des])
+            self._flann.train()
 
     @classmethod
     def from_client(cls, client: Client, *, ocr: bool = False, fetch_urls: bool = False) -> ImageMatcher:
@@ -389,7 +398,7 @@ class ImageMatcher:
         """(reference index, mirrored, transform) for each registered variant with support."""
         if len(feats) < 4 or self._kp_des is None:
             return []
-        pairs = _bf.knnMatch(feats.descriptors, self._kp_des, k=2)
+        pairs = self._flann.knnMatch(feats.descriptors, k=2)
         good = np.array(
             [(m[0].queryIdx, m[0].trainIdx) for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance],
             np.int64,
@@ -398,7 +407,7 @@ class ImageMatcher:
         owners = self._kp_owner[good[:, 1]]
         for owner in np.unique(owners):
             sel = good[owners == owner]
-            if len(sel) < KP_WEAK_INLIERS:
+            if len(sel) < KP_MIN_MATCHES:
                 continue
             src = self._kp_pts[sel[:, 1]]
             dst = feats.points[sel[:, 0]]
@@ -441,7 +450,10 @@ class ImageMatcher:
         # 2. keypoints with a geometric and photometric check; one nearest-neighbour
         # pass over the descriptors of all registered images (and mirror images)
         # at once, so the ratio test also rejects features common to several.
-        feats = Features.of(gray, self._sift)
+        up = cv2.resize(gray, None, fx=PHOTO_UPSCALE, fy=PHOTO_UPSCALE, interpolation=cv2.INTER_CUBIC)
+        up_feats = Features.of(up, self._sift)
+        # The same keypoints in the photo's own coordinates, for whole-image copies.
+        feats = Features(up_feats.points / PHOTO_UPSCALE, up_feats.descriptors)
         for ri, mirrored, gm in self._keypoint_matches(feats):
             ref = self.references[ri]
             if gm.inliers < KP_WEAK_INLIERS or gm.scale < KP_MIN_SCALE or abs(gm.angle) > KP_MAX_ANGLE:
@@ -452,9 +464,9 @@ class ImageMatcher:
             if gm.inliers < KP_STRONG_INLIERS:
                 g, mk = (ref.gray_mirrored, ref.mask_mirrored) if mirrored else (ref.gray, ref.mask)
                 ncc = warped_ncc(g, mk, gray, gm.matrix)
-                if ncc < KP_MIN_NCC:
+                if not any(gm.inliers >= n and ncc >= c for n, c in KP_CHECKS):
                     continue
-            score = min(0.99, 0.75 + 0.01 * gm.inliers) if ncc is None else 0.55 + 0.4 * ncc
+            score = min(0.99, 0.75 + 0.005 * gm.inliers) if ncc is None else min(0.95, 0.5 + 0.4 * ncc + 0.01 * gm.inliers)
             how = ["mirrored"] if mirrored else []
             if abs(gm.angle) >= 1.5:
                 how.append(f"rotated {gm.angle:+.0f}°")
@@ -473,10 +485,6 @@ class ImageMatcher:
 
         # 3. registered logos inside the photo
         copied = {self.references[ri].mark_id for ri in found}
-        # Small logos (10-20 % of the width) have too few pixels for keypoints at
-        # the comparison size: look for logos in a photo enlarged LOGO_UPSCALE times.
-        up = cv2.resize(gray, None, fx=LOGO_UPSCALE, fy=LOGO_UPSCALE, interpolation=cv2.INTER_CUBIC)
-        up_feats = Features.of(up, self._sift_logo)
         for hit in self.logos.detect(up, up_feats) if len(up_feats) >= 4 else []:
             if hit.logo.mark_id in copied:
                 continue

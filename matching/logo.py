@@ -37,6 +37,7 @@ LOGO_WIDTH = 160  # logos are described at about the size they appear in photos
 # (benchmarks/image_signals.py): fewer inliers or a lower correlation find more
 # small logos and let more unrelated marks through.
 LOGO_MIN_INLIERS = 4
+LOGO_RATIO = RATIO
 LOGO_MIN_NCC = 0.75
 LOGO_MIN_WIDTH = 0.04  # fraction of the photo's width
 LOGO_MAX_WIDTH = 1.3
@@ -90,12 +91,14 @@ class GeometricMatch:
 _matcher = cv2.BFMatcher(cv2.NORM_L2)
 
 
-def geometric_match(ref: Features, photo: Features, min_matches: int = 3) -> GeometricMatch | None:
+def geometric_match(
+    ref: Features, photo: Features, min_matches: int = 3, ratio: float = RATIO
+) -> GeometricMatch | None:
     """Ratio-test matches of `ref` in `photo`, then a RANSAC similarity transform."""
     if len(ref) < 2 or len(photo) < 2:
         return None
     pairs = _matcher.knnMatch(ref.descriptors, photo.descriptors, k=2)
-    good = [(m[0].queryIdx, m[0].trainIdx) for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
+    good = [(m[0].queryIdx, m[0].trainIdx) for m in pairs if len(m) == 2 and m[0].distance < ratio * m[1].distance]
     if len(good) < min_matches:
         return None
     idx = np.array(good)
@@ -208,7 +211,7 @@ class LogoDetector:
         best: dict[tuple[str, str], LogoHit] = {}
         width = photo_gray.shape[1]
         for logo in self.logos:
-            gm = geometric_match(logo.features, photo)
+            gm = geometric_match(logo.features, photo, ratio=LOGO_RATIO)
             if gm is None or gm.inliers < LOGO_MIN_INLIERS:
                 continue
             frac = gm.scale * logo.gray.shape[1] / width

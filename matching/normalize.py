@@ -36,7 +36,7 @@ _SEPARATORS = set(" .·•∙⋅・*_-~+/\\|,'’`^:")
 _MASKS = set("*·•∙⋅・_")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TOKEN = re.compile(r"(?:[^\W_\u3400-\u9fff\uf900-\ufaff]|[@$|!])+|[\u3400-\u9fff\uf900-\ufaff]+")
-_LETTER_NAME = re.compile(r"^LATIN (?:SMALL|CAPITAL) LETTER ([A-Z])\b")
+_LETTER_NAME = re.compile(r"^LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL |DOTLESS |SCRIPT |TURNED )?([A-Z])\b")
 
 
 @lru_cache(maxsize=8192)
@@ -50,11 +50,14 @@ def _latin_lookalike(ch: str) -> str | None:
         return None
     if not found:
         return None
-    for glyph in found[0].get("homoglyphs", []):
-        c = glyph.get("c", "")
-        if c and c.isascii() and c.isalnum():
-            return c
-    return None
+    options = [g.get("c", "") for g in found[0].get("homoglyphs", [])]
+    options = [c for c in options if len(c) == 1 and c.isascii() and c.isalnum()]
+    if not options:
+        return None
+    # Prefer a letter of the same case (Cyrillic І reads as I, not l), then any letter.
+    same_case = [c for c in options if c.isalpha() and c.isupper() == ch.isupper()]
+    letters = [c for c in options if c.isalpha()]
+    return (same_case or letters or options)[0]
 
 
 def _named_letter(ch: str) -> str | None:

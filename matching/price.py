@@ -14,76 +14,97 @@ from dataclasses import dataclass
 from matching.normalize import fold
 
 _WORD = re.compile(r"[a-z0-9]+")
+_PARTS = re.compile(r"[a-z]+|[0-9]+")
 _COMMON = {"the", "and", "for", "with", "new", "of", "mm", "ml", "date", "mark", "classic", "pro", "size"}
 
 
 @dataclass(slots=True)
 class PriceCheck:
-    product_id: str
+    product_id: str | None
     ratio: float  # listing price / MSRP, both in the base currency
     detail: str
+    named: bool = False  # the listing names the product (not a guess)
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(fold(text)) if w not in _COMMON and len(w) > 1}
+    words = set()
+    for w in _WORD.findall(fold(text)):
+        words.add(w)
+        # "41mm" also names "41": split numbers from units and letters.
+        words.update(_PARTS.findall(w))
+    return {w for w in words if w not in _COMMON and len(w) > 1}
 
 
 class PriceIndex:
-    """The products of each mark, with their MSRP in the base currency."""
+    """The products of each mark, with their MSRP in the base currency and their goods."""
 
-    def __init__(self, client) -> None:
-        self.rates = client.exchange_rates
-        self.by_mark: dict[str, list[tuple[object, set[str], float | None]]] = {}
+    def __init__(self, client, lexicon, mark_concepts: dict[str, set[str]] | None = None) -> None:  # noqa: ANN001
         from matching.text import mark_terms
 
+        self.rates = client.exchange_rates
+        self.lexicon = lexicon
         own = {m.id: {w for t in mark_terms(m) for w in _words(t)} for m in client.marks}
+        mark_concepts = mark_concepts or {}
+        # mark id -> [(product, name words, MSRP in base currency, goods concepts)]
+        self.by_mark: dict[str, list[tuple[object, set[str], float | None, set[str]]]] = {}
         for p in client.products:
             msrp = self.rates.to_base(p.msrp, p.currency) if p.msrp else None
             words = _words(p.name) - own.get(p.mark, set())
-            self.by_mark.setdefault(p.mark, []).append((p, words, msrp))
+            # A product name without goods words ("Submariner Date 41 mm") takes the mark's goods.
+            concepts = lexicon.goods(p.name).concepts or set(mark_concepts.get(p.mark, set()))
+            self.by_mark.setdefault(p.mark, []).append((p, words, msrp, concepts))
 
-    def product_for(self, mark_id: str, text: str, concepts: set[str], lexicon) -> tuple[object | None, int]:
-        """The mark's product the listing is most likely about, and how sure (0 = a guess)."""
-        products = self.by_mark.get(mark_id) or []
-        if not products:
-            return None, 0
+    def product_for(self, mark_id: str, text: str) -> tuple[object | None, int]:
+        """The mark's product the listing names, and how many of its name words (model numbers count double)."""
         words = _words(text)
         best, best_score = None, 0
-        for p, pwords, _ in products:
+        for p, pwords, _, _ in self.by_mark.get(mark_id) or []:
             score = sum(2 if any(ch.isdigit() for ch in w) else 1 for w in pwords & words)
-            if concepts and lexicon.goods(p.name).concepts & concepts:
-                score += 1
             if score > best_score:
                 best, best_score = p, score
         return best, best_score
 
-    def check(self, mark_id: str, price: float | None, currency: str | None, text: str, concepts: set[str],
-              lexicon) -> PriceCheck | None:
+    def check(self, mark_id: str, price: float | None, currency: str | None, text: str,
+              concepts: set[str]) -> PriceCheck | None:
         if price is None or price <= 0:
             return None
-        products = [(p, w, m) for p, w, m in self.by_mark.get(mark_id, []) if m]
+        products = [t for t in self.by_mark.get(mark_id, []) if t[2]]
         if not products:
             return None
         listing = self.rates.to_base(price, currency)
         if listing is None:
             return None
-        product, sure = self.product_for(mark_id, text, concepts, lexicon)
-        if product is None or not product.msrp:
-            # No product named: compare with the cheapest, the most lenient reading.
-            product = min(products, key=lambda t: t[2])[0]
-            sure = 0
+        shown = f"{price:.2f} {(currency or self.rates.base).upper()}"
+        product, sure = self.product_for(mark_id, text)
+        if product is None or not product.msrp or sure < 2:
+            # No product named: compare with the typical (median) MSRP of the mark's
+            # products of the same goods; goods unlike every product give no evidence.
+            # (A product whose goods are unknown cannot be ruled out.)
+            same = sorted((t for t in products if t[3] & concepts or not t[3]) if concepts else products,
+                          key=lambda t: t[2])
+            if not same:
+                return None
+            if len(same) == 1:
+                product, sure = same[0][0], 0
+            else:
+                mid = len(same) // 2
+                typical = same[mid][2] if len(same) % 2 else (same[mid - 1][2] + same[mid][2]) / 2
+                ratio = listing / typical
+                names = ", ".join(t[0].id for t in same)
+                detail = (f"{shown} is {ratio:.0%} of the median MSRP {typical:.2f} {self.rates.base} of the "
+                          f"mark's products of these goods ({names}); no product named")
+                return PriceCheck(None, ratio, detail, False)
         msrp_base = self.rates.to_base(product.msrp, product.currency)
         if not msrp_base:
             return None
         ratio = listing / msrp_base
-        shown = f"{price:.2f} {(currency or self.rates.base).upper()}"
         msrp = f"{product.msrp:.2f} {product.currency}"
         conv = ""
         if (currency or self.rates.base).upper() != product.currency.upper():
             conv = f" (converted at exchange_rates, base {self.rates.base})"
-        which = product.name if sure else f"{product.name}, the mark's cheapest product"
+        which = product.name if sure else f"{product.name}, the mark's only product of these goods"
         detail = f"{shown} is {ratio:.0%} of MSRP {msrp} of {which}{conv}"
-        return PriceCheck(product.id, ratio, detail)
+        return PriceCheck(product.id, ratio, detail, bool(sure))
 
 
 def price_score(ratio: float) -> float:

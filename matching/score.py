@@ -17,6 +17,10 @@ score = noisy-OR of the two. Authorised sellers, second-hand goods at a fair
 price and nominative use ("compatible with X") damp the score. The verdict
 compares the score with the client's thresholds (crawler.config.Thresholds):
 `counterfeit` at or above `counterfeit`, `review` at or above `review`.
+
+Photos are the costly signal, so they are compared only where they can change the
+verdict: not for authorised sellers, and not when the text alone already reaches
+`counterfeit` (a signal says so; `images_always=True` compares them anyway).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ log = logging.getLogger(__name__)
 
 # How much a text hit invokes the mark, by goods fit.
 _INVOKE_EXACT = {FIT_KEYWORD: 0.95, FIT_CLASS: 0.85, FIT_UNKNOWN: 0.7, FIT_OTHER: 0.2}
-_INVOKE_FUZZY = {FIT_KEYWORD: 0.85, FIT_CLASS: 0.55, FIT_UNKNOWN: 0.45, FIT_OTHER: 0.1}
+_INVOKE_FUZZY = {FIT_KEYWORD: 0.85, FIT_CLASS: 0.55, FIT_UNKNOWN: 0.6, FIT_OTHER: 0.1}
 CUE_STRONG = 0.9
 CUE_WEAK = 0.7
 STYLE = 0.85
@@ -56,6 +60,7 @@ TYPO = 0.5
 SELLER = 0.5
 NO_PRICE = 0.25
 IMAGE_KINDS = ("image", "logo", "ocr")
+_PRODUCT_PHOTO_FIT = {FIT_KEYWORD: 1.0, FIT_CLASS: 1.0, FIT_UNKNOWN: 0.95, FIT_OTHER: 0.45}
 
 
 def _noisy_or(values: list[float]) -> float:
@@ -84,13 +89,15 @@ class _MarkCase:
     score: float = 0.0
     signals: list[Signal] = field(default_factory=list)
     product_id: str | None = None
+    named: bool = False  # the text names this mark exactly (any script or disguise)
+    fit: int = FIT_UNKNOWN
 
 
 class Matcher:
     """Everything precomputed for one client; `assess` scores one listing."""
 
     def __init__(self, client, *, images: bool = True, lexicon: GoodsLexicon | None = None,
-                 cues: CueFinder | None = None) -> None:
+                 cues: CueFinder | None = None, images_always: bool = False, explain_skips: bool = True) -> None:
         self.client = client
         self.terms = TermIndex.from_client(client)
         self.lexicon = lexicon or default_lexicon()
@@ -98,9 +105,13 @@ class Matcher:
         self.goods = {
             m.id: MarkGoods.build(m, client.products_of(m.id), self.lexicon) for m in client.marks
         }
-        self.prices = PriceIndex(client)
+        self.prices = PriceIndex(client, self.lexicon, {m: g.concepts for m, g in self.goods.items()})
         self.thresholds = client.thresholds
         self.images = _load_image_matcher(client) if images else None
+        # images_always: compare photos even when the text alone makes the verdict
+        # (slower; for evidence packages that want every photo match listed).
+        self.images_always = images_always
+        self.explain_skips = explain_skips
 
     # ------------------------------------------------------------------ helpers
     def verdict(self, score: float) -> str:
@@ -133,19 +144,36 @@ class Matcher:
         cues = self.cues.find(full)
         goods = self.lexicon.goods(full)
         resale = resale_marker(full)
-        images = self._image_signals(listing)
-        img_by_mark: dict[str, list[Signal]] = {}
-        for s in images:
-            if s.mark_id:
-                img_by_mark.setdefault(s.mark_id, []).append(s)
-
         authorised = self.client.is_authorized(listing.marketplace, listing.seller_id, listing.seller_name)
         seller_hit = None if authorised else imitation(listing.seller_name, self.terms)
 
-        cases: list[_MarkCase] = []
-        for mark_id in set(hits) | set(img_by_mark) | ({seller_hit[0]} if seller_hit else set()):
-            cases.append(self._case(mark_id, listing, full, hits.get(mark_id), cues, goods, resale,
-                                    img_by_mark.get(mark_id, []), seller_hit))
+        def build(img_by_mark: dict[str, list[Signal]]) -> list[_MarkCase]:
+            marks = set(hits) | set(img_by_mark) | ({seller_hit[0]} if seller_hit else set())
+            return [self._case(m, listing, full, hits.get(m), cues, goods, resale, img_by_mark.get(m, []),
+                               seller_hit) for m in marks]
+
+        cases = build({})
+        skipped = None
+        if self.images is not None and (listing.images or listing.image_bytes):
+            # Photos are the costly part: compare them only where they can change the verdict.
+            text_best = max((c.score for c in cases), default=0.0)
+            if authorised:
+                skipped = "photos not compared: authorised seller"
+            elif text_best >= self.thresholds.counterfeit and not self.images_always:
+                skipped = "photos not compared: the text evidence already decides"
+            else:
+                img_by_mark: dict[str, list[Signal]] = {}
+                for sig in self._image_signals(listing):
+                    if sig.mark_id:
+                        img_by_mark.setdefault(sig.mark_id, []).append(sig)
+                if img_by_mark:
+                    cases = build(img_by_mark)
+        if any(c.named for c in cases):
+            # The text names one mark; another mark seen only in the photos, on goods it
+            # does not cover, is the weaker reading of the listing.
+            for c in cases:
+                if not c.named and c.fit == FIT_OTHER and not hits.get(c.mark_id):
+                    c.score *= 0.5
         cues_signal = self._cue_signal(cues) if cues else None
         if not cases:
             signals = [cues_signal] if cues_signal else []
@@ -162,6 +190,8 @@ class Matcher:
             signals.append(Signal("seller", 0.0, f"seller {listing.seller_id or listing.seller_name} on "
                                   f"{listing.marketplace or 'this marketplace'} is an authorised seller",
                                   best.mark_id))
+        if skipped and self.explain_skips:
+            signals.append(Signal("image", 0.0, skipped, best.mark_id))
         score = round(max(0.0, min(1.0, score)), 4)
         return Assessment(listing.id, score, self.verdict(score), best.mark_id if score > 0 else None,
                           signals, best.product_id)
@@ -181,6 +211,9 @@ class Matcher:
         case = _MarkCase(mark_id)
         mark_goods = self.goods[mark_id]
         fit, fit_detail = mark_goods.fit(full, goods)
+        named, named_score = self.prices.product_for(mark_id, full)
+        if named is not None and named_score >= 2 and fit < FIT_KEYWORD and hit_info is not None:
+            fit, fit_detail = FIT_KEYWORD, f"names the mark's product '{named.name}'"
         suspicion: list[float] = []
         invoke = 0.0
         strong_cue = any(c.strong for c in cues)
@@ -210,12 +243,17 @@ class Matcher:
                                        mark_id))
         case.signals.append(Signal("context", {2: 1.0, 1: 0.6, 0: 0.3, -1: 0.0}[fit], fit_detail, mark_id))
 
+        nominal = None
+        if hit is not None and not cues and not style:
+            nominal = nominative(listing.title, hit.start, hit.end)
         ratio = None
         if fit != FIT_OTHER or hit is None or image_signals:
-            check = self.prices.check(mark_id, listing.price, listing.currency, full, goods.concepts, self.lexicon)
+            check = self.prices.check(mark_id, listing.price, listing.currency, full, goods.concepts)
             if check is not None:
                 ratio = check.ratio
                 ps = price_score(ratio)
+                if nominal:
+                    ps = 0.0  # an accessory that fits the brand is not priced like the brand's goods
                 case.signals.append(Signal("price", ps, check.detail, mark_id, check.product_id))
                 case.product_id = check.product_id
                 if ps > 0:
@@ -231,7 +269,12 @@ class Matcher:
         image_score = 0.0
         for s in image_signals:
             case.signals.append(s)
-            image_score = max(image_score, float(s.score))
+            weight = 1.0
+            if s.kind == "image" and s.product_id:
+                # A reused product photo comes with that product's kind of goods; the same
+                # photo match on goods the mark does not cover is more likely a false match.
+                weight = _PRODUCT_PHOTO_FIT[fit]
+            image_score = max(image_score, float(s.score) * weight)
             if s.product_id and not case.product_id:
                 case.product_id = s.product_id
         if image_score:
@@ -245,13 +288,13 @@ class Matcher:
             fair = f" at {ratio:.0%} of MSRP" if ratio is not None else ""
             case.signals.append(Signal("context", 0.0, f"second-hand ('{resale}'){fair}: resale, not counterfeiting",
                                        mark_id))
-        if hit is not None and not cues and not style:
-            phrase = nominative(listing.title, hit.start)
-            if phrase:
-                score *= 0.4
-                case.signals.append(Signal("context", 0.0, f"'{phrase} {hit.quote}': names the brand the goods fit "
-                                           "(nominative use)", mark_id))
+        if nominal:
+            score *= 0.3
+            case.signals.append(Signal("context", 0.0, f"'{nominal}': names the brand the goods fit "
+                                       "(nominative use)", mark_id))
         case.score = score
+        case.fit = fit
+        case.named = hit is not None and hit.kind != "fuzzy"
         return case
 
 

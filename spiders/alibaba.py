@@ -128,7 +128,7 @@ def parse_product_page(
     text: str, page_url: str, listing: Listing | None = None, default_currency: str = "USD"
 ) -> Listing:
     """Complete (or build) a Listing from an Alibaba.com product detail page (rendered DOM)."""
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     title = clean_text(sel.css("h1 ::text").getall())
     if not title and listing is None:
         raise PageError("no_product_markup", "no h1 title")
@@ -154,7 +154,10 @@ def parse_product_page(
         href = company[0].css("a::attr(href)").get() or company[0].attrib.get("href")
         if href:
             listing.store_url = abs_url(href.split("?")[0], page_url)
-            sub = re.match(r"(?:https?:)?//([^./]+)\.en\.alibaba\.com", href)
+            # Supplier sites are <name>.en.alibaba.com; mirrors use /company/<id>/.
+            sub = re.match(r"(?:https?:)?//([^./]+)\.en\.alibaba\.com", href) or re.search(
+                r"/company/([^/?#]+)", href
+            )
             if sub and not listing.seller_id:
                 listing.seller_id = sub.group(1)
     images = [

@@ -149,7 +149,7 @@ def _location(sel: Selector) -> str | None:
 def parse_offer_page(text: str, page_url: str) -> dict[str, Any]:
     """Fields of a 1688 offer page: listing_id, title, price, seller_id, seller_login,
     seller_name, store_url, image_urls, location, sales, unit, skus (HTML entities undone)."""
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     try:
         config = extract_js_object(text, "iDetailConfig")
     except PageError:

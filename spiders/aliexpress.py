@@ -145,7 +145,7 @@ def parse_item_page(
     text: str, page_url: str, listing: Listing | None = None, base_url: str | None = None
 ) -> Listing:
     """Complete (or build) a Listing from an AliExpress product page (pre-2019 layout)."""
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     title = clean_text(sel.css("h1.product-name ::text").getall()) or clean_text(
         sel.css("meta[property='og:title']::attr(content)").get()
     )
@@ -175,7 +175,7 @@ def parse_item_page(
     if shop:
         listing.seller_name = clean_text(shop[0].css("::text").getall()) or listing.seller_name
         href = shop[0].attrib.get("href", "")
-        store = re.search(r"/store/(\d+)", href)
+        store = re.search(r"/store/([^/?#]+)", href)
         if store:
             listing.seller_id = store.group(1)
             listing.store_url = abs_url(href, base_url or page_url)

@@ -122,7 +122,7 @@ def parse_search_page(text: str, base_url: str, currency: str | None = None) -> 
     """Listings of an Amazon search page; `base_url` is the storefront root (no trailing /)."""
     base_url = base_url.rstrip("/")
     currency = currency or storefront_currency(base_url)
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     cards = sel.css('div[data-component-type="s-search-result"][data-asin]')
     if not cards:
         cards = sel.css("li.s-result-item[data-asin]")
@@ -143,7 +143,7 @@ def parse_product_page(
     base_url: str | None = None,
 ) -> Listing:
     """Complete (or build) a Listing from an Amazon product page; `base_url`: storefront root."""
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     title = _text(sel, "#productTitle")
     if not title:
         raise PageError("no_product_markup", "no #productTitle")

@@ -71,7 +71,7 @@ def find_products(obj: Any, depth: int = 0) -> list[dict[str, Any]] | None:
 
 
 def next_data(text: str) -> Any:
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     raw = sel.css("script#__NEXT_DATA__::text").get()
     if raw is None:
         raise PageError("no_listing_json", "no __NEXT_DATA__ script")
@@ -116,7 +116,7 @@ def listing_from_product(item: dict[str, Any], base_url: str) -> Listing:
 
 
 def _dom_fallback(text: str, base_url: str) -> list[Listing]:
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     out: list[Listing] = []
     seen: set[str] = set()
     for link in sel.css("a[href*='/product/']"):

@@ -66,7 +66,7 @@ def parse_search_page(text: str, base_url: str, currency: str | None = None) -> 
     """Listings of an eBay search page; `base_url` is the site root (no trailing /)."""
     base_url = base_url.rstrip("/")
     currency = currency or site_currency(base_url)
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     # Direct children only: "similar items" carousels nest more li.s-item cards.
     cards = sel.css("ul.srp-results > li.s-item")
     if not cards and not sel.css("ul.srp-results, .srp-river-results, .srp-save-null-search"):
@@ -124,7 +124,7 @@ def parse_item_page(
     text: str, page_url: str, listing: Listing | None = None, base_url: str | None = None
 ) -> Listing:
     """Complete (or build) a Listing from an eBay item page: seller, price, images, location."""
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     title = clean_text(sel.css("h1.x-item-title__mainTitle ::text, h1#itemTitle ::text").getall())
     if not title and listing is None:
         raise PageError("no_product_markup", "no item title")

@@ -78,7 +78,7 @@ def parse_search_page(
     else:
         from parsel import Selector
 
-        sel = Selector(text=text)
+        sel = Selector(text=text, type="html")
         nodes = list(
             sel.xpath(selectors.item[6:])
             if selectors.item.startswith("xpath:")

@@ -48,7 +48,7 @@ def parse_search_page(text: str, page_url: str) -> list[Listing]:
     reason = block_reason(text, page_url)
     if reason:
         raise PageError("blocked", reason)
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     if not sel.css("#J_goodsList"):
         raise PageError("no_result_list", "no #J_goodsList on page")
     out: list[Listing] = []

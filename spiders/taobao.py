@@ -175,7 +175,7 @@ def parse_page_config(
 def parse_search_dom(text: str, page_url: str, marketplace: str = "taobao") -> list[Listing]:
     """Listings from the rendered result DOM (`#mainsrp-itemlist div.items > div.item`)."""
     out = []
-    for item in Selector(text=text).css("#mainsrp-itemlist div.items > div.item"):
+    for item in Selector(text=text, type="html").css("#mainsrp-itemlist div.items > div.item"):
         nid = (
             item.css("div.pic a::attr(data-nid)").get()
             or item.css("a[data-nid]::attr(data-nid)").get()

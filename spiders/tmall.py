@@ -96,7 +96,7 @@ def parse_item_page(text: str, page_url: str) -> dict[str, Any]:
     seller_name, shop_id, store_url, image_urls, location and (mobile) sales.
     Raises PageError when neither embedded object is present.
     """
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     setup: dict[str, Any] | None = None
     mobile = False
     if "TShop.Setup" in text:

@@ -16,6 +16,7 @@ import pytest
 
 from crawler.marketplace_server import TEMPLATES_DIR, MarketplaceServer, sample_catalogue
 from crawler.spider import run_crawl
+from spiders.ebay import EbaySpider
 
 CHROMIUM = os.environ.get("MARKWATCH_CHROMIUM", "/usr/bin/chromium")
 
@@ -168,3 +169,55 @@ def test_browser_crawl_sees_listings_written_by_javascript(tmp_path: Path):
     assert result.stats.get("playwright/page_count", 0) >= 1
     # Item pages were fetched through the browser too, and gave the sellers.
     assert {x.seller_id for x in result.items} == {"eb-seller-0", "eb-seller-1"}
+
+
+def test_product_pages_read_by_the_spiders_parsers(market_server):
+    from spiders.alibaba import parse_product_page
+    from spiders.aliexpress import parse_item_page
+
+    item = market_server.items_of("aliexpress")[1]
+    url = market_server.url("aliexpress") + f"/item/{item['listing_id']}.html"
+    listing = parse_item_page(fetch(url)[2].decode("utf-8"), url)
+    assert (listing.listing_id, listing.title, listing.price) == (
+        item["listing_id"],
+        item["title"],
+        item["price"],
+    )
+    assert (listing.seller_id, listing.seller_name) == (item["seller_id"], item["seller_name"])
+    item = market_server.items_of("alibaba")[2]
+    url = market_server.url("alibaba") + f"/product-detail/item_{item['listing_id']}.html"
+    listing = parse_product_page(fetch(url)[2].decode("utf-8"), url)
+    assert (listing.listing_id, listing.price, listing.seller_id) == (
+        item["listing_id"],
+        item["price"],
+        item["seller_id"],
+    )
+    status, _, body = fetch(
+        market_server.url("dhgate")
+        + f"/product/item/{market_server.items_of('dhgate')[0]['listing_id']}.html"
+    )
+    assert status == 200 and b"__NEXT_DATA__" in body
+
+
+class QuickWaitEbaySpider(EbaySpider):
+    """The eBay spider, waiting only one second for results that a block page never shows."""
+
+    browser_wait_ms = 1000
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Chromium not installed at {CHROMIUM}")
+def test_block_page_in_the_browser_is_still_detected(tmp_path: Path):
+    with MarketplaceServer(sample_catalogue(tmp_path, ["ebay"]), tmp_path) as server:
+        server.block("ebay", "captcha")
+        result = run_crawl(
+            QuickWaitEbaySpider,
+            {"LOG_LEVEL": "ERROR"},
+            base_url=server.url("ebay"),
+            terms=["acme pad"],
+            download_delay=0,
+            use_browser=True,
+            timeout=180,
+        )
+    assert result.close_reason == "blocked", result.log_tail
+    assert result.block_reason == "captcha"

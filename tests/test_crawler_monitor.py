@@ -153,3 +153,41 @@ def test_bad_config_writes_nothing(tmp_path: Path):
     out = run_cli("run", "--config", str(bad), "--db", f"sqlite:///{store}")
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert not store.exists()
+
+
+def test_daemon_runs_cycles_and_stops_cleanly_on_sigterm(client_file: Path, tmp_path: Path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("markwatch")), "daemon", "--config", str(client_file), "--db", url],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        finished = 0
+        while time.monotonic() < deadline and finished < 1:
+            time.sleep(1)
+            if Path(tmp_path / "store.db").exists():
+                try:
+                    with db.session_scope(url) as s:
+                        finished = s.scalar(
+                            select(func.count()).select_from(m.CrawlRun).where(m.CrawlRun.finished_at.is_not(None))
+                        )
+                except Exception:
+                    finished = 0
+        assert finished >= 1, "the daemon ran no crawl"
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert "finishing the current work" in output and "daemon stopped" in output
+    with db.session_scope(url) as s:
+        # SIGTERM let the cycle finish: no run is left half-done.
+        assert s.scalar(select(func.count()).select_from(m.CrawlRun).where(m.CrawlRun.status == "running")) == 0

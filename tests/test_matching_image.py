@@ -210,3 +210,38 @@ def test_load_image_refuses_bomb_before_decoding(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.WARNING, logger="matching.image"):
         assert load_image(_bomb_png(), name="bomb.png") is None
     assert "decompression bomb" in caplog.text and "bomb.png" in caplog.text
+
+
+# --------------------------------------------------------------------------- text in photos
+
+
+def _text_photo(text: str) -> Image.Image:
+    from PIL import ImageFont
+
+    im = FLOWER.copy()
+    d = ImageDraw.Draw(im)
+    try:
+        font = ImageFont.truetype("DejaVuSans-Bold.ttf", 44)
+    except OSError:
+        pytest.skip("no TrueType font to draw test text")
+    d.rectangle((20, 20, 330, 90), fill="white")
+    d.text((30, 30), text, fill="black", font=font)
+    return im
+
+
+def test_ocr_reads_a_mark_term_only_when_enabled(tmp_path: Path) -> None:
+    pytest.importorskip("rapidocr_onnxruntime")
+    from matching.ocr import find_terms, read_text
+
+    photo = _text_photo("Roundco")
+    assert "roundco" in read_text(np.asarray(photo)).casefold()
+    assert find_terms("Best ROUNDCO bag", {"roundco": ["Roundco"]})[0][:2] == ("roundco", "Roundco")
+    assert find_terms("Roundcorner table", {"roundco": ["Roundco"]}) == []
+
+    path = _client_file(tmp_path)
+    listing = ListingInput(id="t:ocr", title="x", images=["p.jpg"], image_bytes=[_jpeg(photo)])
+    plain = ImageMatcher.from_client(load_client(path))
+    assert [s for s in plain.match(listing) if s.kind == "ocr"] == []
+    reading = ImageMatcher.from_client(load_client(path), ocr=True)
+    ocr = [s for s in reading.match(listing) if s.kind == "ocr"]
+    assert ocr and ocr[0].mark_id == "roundco" and "Roundco" in ocr[0].detail

@@ -157,3 +157,67 @@ def test_assess_convenience_caches_the_matcher(tmp_path: Path) -> None:
     assert a.verdict == b.verdict != "clear"
     assert all(0.0 <= s.score <= 1.0 and s.detail for s in a.signals)
     assert a.to_json()["signals"][0]["detail"]
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "matching"
+
+IMAGE_CLIENT = """
+client:
+  name: Test Brands Ltd.
+marks:
+  - id: maison
+    title: Maison Quilt
+    terms: [Maison Quilt]
+    classes: [18]
+    keywords: [handbag, bag]
+products:
+  - id: maison-flap
+    mark: maison
+    name: Maison Quilt flap handbag
+    msrp: 900
+    currency: USD
+    images: [product.jpg]
+authorized_sellers:
+  - marketplace: shopx
+    seller_id: "42"
+"""
+
+
+@pytest.fixture()
+def image_matcher(tmp_path: Path) -> Matcher:
+    pytest.importorskip("matching.image")
+    from PIL import Image, ImageOps
+
+    (tmp_path / "product.jpg").write_bytes((FIXTURES / "product.jpg").read_bytes())
+    (tmp_path / "markwatch.yaml").write_text(IMAGE_CLIENT, encoding="utf-8")
+    # A reused registered photo, mirrored and recompressed, as counterfeiters do.
+    with Image.open(FIXTURES / "product.jpg") as im:
+        ImageOps.mirror(im.convert("RGB")).resize((320, 320)).save(tmp_path / "reused.jpg", quality=60)
+    m = Matcher(load_client(tmp_path / "markwatch.yaml"))
+    if m.images is None:
+        pytest.skip("image matching not available")
+    return m
+
+
+def test_reused_photo_under_generic_title_is_flagged(image_matcher: Matcher, tmp_path: Path) -> None:
+    generic = ListingInput(id="p", title="Women quilted shoulder bag chain", price=30, currency="USD",
+                           marketplace="shopx", seller_id="7", images=[tmp_path / "reused.jpg"])
+    a = image_matcher.assess(generic)
+    assert a.verdict != "clear" and a.mark_id == "maison"
+    assert any(s.kind in ("image", "logo") and s.detail for s in a.signals)
+    unrelated = ListingInput(id="u", title="Women quilted shoulder bag chain", price=30, currency="USD",
+                             marketplace="shopx", seller_id="7", images=[FIXTURES / "unrelated.jpg"])
+    assert image_matcher.assess(unrelated).verdict == "clear"
+    # The brand's own seller may use the brand's photos.
+    own = ListingInput(id="o", title="Women quilted shoulder bag chain", price=900, currency="USD",
+                       marketplace="shopx", seller_id="42", images=[tmp_path / "reused.jpg"])
+    assert image_matcher.assess(own).verdict == "clear"
+
+
+def test_missing_or_hostile_photo_skips_the_signal_not_the_listing(image_matcher: Matcher, tmp_path: Path) -> None:
+    (tmp_path / "page.jpg").write_text("<html><body>not an image</body></html>", encoding="utf-8")
+    # Text alone does not decide this one, so the photos are opened (and fail).
+    a = image_matcher.assess(ListingInput(id="h", title="Maison Quilt flap handbag", price=850,
+                                          images=[tmp_path / "page.jpg", tmp_path / "absent.jpg"]))
+    assert a.mark_id == "maison" and a.verdict == "clear"
+    assert any(s.kind == "text" for s in a.signals)

@@ -40,6 +40,14 @@ def index() -> TermIndex:
         ("UnderArmour hoodie", "underarmour", "exact", None),  # multi-word written together
         ("Under-Armour hoodie", "underarmour", "exact", None),
         ("Dyson hair dryer", "dyson", "exact", None),
+        ("𝐃𝐲𝐬𝐨𝐧 hair dryer", "dyson", "disguised", "styled letters"),  # mathematical bold
+        ("Ⓓⓨⓢⓞⓝ hair dryer", "dyson", "disguised", "styled letters"),  # circled letters
+        ("Dy-son hair dryer", "dyson", "disguised", "letters written apart"),
+        ("Dy*son hair dryer", "dyson", "disguised", "masking symbols"),
+        ("DYS0N™ fan", "dyson", "disguised", "leetspeak"),
+        ("Dуson2024 fan", "dyson", "disguised", "look-alike letters"),  # glued to a number
+        ("Sa1omon trail shoes", "salomon", "disguised", "leetspeak"),  # 1 read as l
+        ("Salornon trail shoes", "salomon", "disguised", "look-alike letters"),  # rn for m
     ],
 )
 def test_obfuscation_families_are_seen_through(index: TermIndex, title: str, mark: str, kind: str,
@@ -62,6 +70,8 @@ def test_obfuscation_families_are_seen_through(index: TermIndex, title: str, mar
         ("dài sēn hair dryer", "pinyin"),  # tone marks, spaced
         ("dai4-sen1 vacuum", "pinyin"),  # tone numbers, hyphen
         ("Sa Luo Meng trail shoes", "pinyin"),
+        ("戴 森 吹风机", "disguised"),  # characters written apart
+        ("代森吹风机", "fuzzy"),  # same-sounding characters
     ],
 )
 def test_chinese_forms_and_pinyin(index: TermIndex, title: str, kind: str) -> None:
@@ -135,3 +145,14 @@ def test_style_suffix_next_to_brand() -> None:
     title = "Dyson-style hair dryer"
     assert finder.styled(title, 0, 5) == "style"
     assert finder.styled("Dyson hair dryer", 0, 5) is None
+
+
+def test_trademark_sign_and_apostrophes_do_not_break_words(index: TermIndex) -> None:
+    assert index.find("Dyson™ V15")["dyson"].kind == "exact"
+    levis = TermIndex([("levis", ["Levi's"])])
+    assert levis.find("Levi's 501 jeans")["levis"].kind == "exact"
+
+
+def test_homophone_names_say_so(index: TermIndex) -> None:
+    hit = index.find("代森吹风机")["dyson"]
+    assert "sounds like the Chinese name '戴森'" in hit.describe()

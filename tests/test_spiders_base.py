@@ -131,6 +131,11 @@ def test_constructor_takes_the_marketplace_config_and_explicit_overrides():
     assert settings["AUTOTHROTTLE_START_DELAY"] == 0.5
     # No browser wanted: the plain HTTP download handlers stay in place.
     assert settings["DOWNLOAD_HANDLERS"] == {}
+    assert "RETRY_TIMES" not in settings and "AUTOTHROTTLE_ENABLED" not in settings
+    tuned = AmazonSpider(
+        config=cfg, terms=["x"], retries="5", autothrottle="false"
+    ).crawl_settings()
+    assert tuned["RETRY_TIMES"] == 5 and tuned["AUTOTHROTTLE_ENABLED"] is False
 
 
 def test_defaults_come_from_the_class_when_no_config():
@@ -488,10 +493,74 @@ def test_settings_put_the_browser_handler_and_chromium_in_place(monkeypatch):
     try:
         assert settings.PLAYWRIGHT_LAUNCH_OPTIONS["executable_path"] == "/opt/chromium/chrome"
         assert "--no-sandbox" in settings.PLAYWRIGHT_LAUNCH_OPTIONS["args"]
-        assert settings.DOWNLOAD_HANDLERS["https"] == "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+        assert (
+            settings.DOWNLOAD_HANDLERS["https"]
+            == "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+        )
         assert settings.TWISTED_REACTOR == "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-        assert settings.DOWNLOADER_MIDDLEWARES["crawler.middlewares.BlockDetectionMiddleware"] == 540
+        assert (
+            settings.DOWNLOADER_MIDDLEWARES["crawler.middlewares.BlockDetectionMiddleware"] == 540
+        )
         assert settings.AUTOTHROTTLE_ENABLED and settings.RETRY_TIMES >= 1
     finally:
         monkeypatch.delenv("MARKWATCH_CHROMIUM")
         importlib.reload(project)
+
+
+def test_product_titles_mentioning_login_or_captcha_are_not_blocks():
+    body = b"<html><head><title>Amazon.com: Wireless Keyboard with one-touch Login key and Captcha-proof fingerprint reader, black</title></head></html>"
+    assert detect_block(HtmlResponse("https://www.amazon.com/dp/B000000001", body=body)) is None
+    assert (
+        detect_block(HtmlResponse("https://x.example/", body=b"<title>Amazon Sign-In</title>"))
+        == "login_wall"
+    )
+    assert (
+        detect_block(
+            HtmlResponse("https://x.example/", body=b'<title dir="ltr">Robot Check</title>')
+        )
+        == "captcha"
+    )
+
+
+def test_markwatch_spiders_lists_all_eleven():
+    from tests.conftest import run_cli
+
+    done = run_cli("spiders", timeout=120)
+    assert done.returncode == 0, done.stderr
+    names = [
+        "1688",
+        "alibaba",
+        "aliexpress",
+        "amazon",
+        "dhgate",
+        "ebay",
+        "generic",
+        "jd",
+        "pinduoduo",
+        "taobao",
+        "tmall",
+    ]
+    for name in names:
+        assert f"│ {name} " in done.stdout
+    assert done.stdout.count("│ yes ") + done.stdout.count("│ no ") == 11
+
+
+def test_refused_images_and_robots_do_not_block_the_marketplace():
+    from scrapy.http import Response
+
+    image = Response("https://ae01.alicdn.com/kf/x.jpg", status=403, body=b"\xff\xd8\xff denied")
+    assert detect_block(image) is None
+    robots = HtmlResponse(
+        "https://x.example/robots.txt",
+        status=403,
+        body=b"no",
+        request=Request("https://x.example/robots.txt"),
+    )
+    assert detect_block(robots) is None
+    search = HtmlResponse(
+        "https://x.example/s?q=a",
+        status=403,
+        body=b"no",
+        request=Request("https://x.example/s?q=a", meta={"search_term": "a"}),
+    )
+    assert detect_block(search) == "http_403"

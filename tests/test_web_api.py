@@ -8,8 +8,8 @@ import io
 import os
 import re
 import subprocess
-import zipfile
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest

@@ -153,13 +153,25 @@ def test_triage_flow_in_the_browser(server: tuple[str, Seeded], page: object) ->
     assert pg.locator("#queue tr.hit").count() == 3  # type: ignore[attr-defined]
     shot(pg, "05-queue-after")
 
-    # Bulk selection: tick two rows and dismiss them together.
-    pg.check(f'input[name=ids][value="{seeded.pks["aliexpress:1003"]}"]')  # type: ignore[attr-defined]
-    pg.check(f'input[name=ids][value="{seeded.pks["amazon:B0003"]}"]')  # type: ignore[attr-defined]
-    pg.select_option("#bulk-action", "dismiss")  # type: ignore[attr-defined]
+    # On a hit's page, d dismisses it.
+    pg.goto(f"{base}/hits/{seeded.pks['amazon:B0003']}")  # type: ignore[attr-defined]
+    pg.keyboard.press("d")  # type: ignore[attr-defined]
+    pg.wait_for_selector(".flash")  # type: ignore[attr-defined]
+    assert pg.locator("#triage-state").inner_text() == "dismissed"  # type: ignore[attr-defined]
+
+    # Bulk selection: everything left on the page, confirmed together with one label.
+    pg.goto(base + "/queue")  # type: ignore[attr-defined]
+    assert pg.locator("#queue tr.hit").count() == 2  # type: ignore[attr-defined]
+    pg.check("#select-all")  # type: ignore[attr-defined]
+    assert pg.locator("#queue input[name=ids]:checked").count() == 2  # type: ignore[attr-defined]
+    pg.select_option("#bulk-action", "confirm")  # type: ignore[attr-defined]
+    pg.select_option("#bulk-label", "grey market")  # type: ignore[attr-defined]
     pg.click("text=Apply to selected")  # type: ignore[attr-defined]
     pg.wait_for_selector(".flash")  # type: ignore[attr-defined]
-    assert pg.locator("#queue tr.hit").count() == 1  # type: ignore[attr-defined]
+    assert "confirm: 2 listings" in pg.locator(".flash").inner_text()  # type: ignore[attr-defined]
+    assert pg.locator("#queue tr.hit").count() == 0  # type: ignore[attr-defined]
+    pg.goto(base + "/cases")  # type: ignore[attr-defined]
+    assert pg.locator('section.column[data-state="confirmed"] .casecard').count() == 3  # type: ignore[attr-defined]
 
     for name in ("dashboard", "readiness"):
         pg.goto(f"{base}/{name}")  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler import models as m
-from crawler.web.queries import LABELS, latest
+from crawler.web.queries import LABELS, invalidate_seller_reports, latest
 
 
 class ActionError(Exception):
@@ -142,6 +142,7 @@ ACTIONS = ("confirm", "dismiss", "whitelist", "note")
 def apply(session: Session, listing: m.Listing, action: str, actor: str, *, label: str | None = None,
           note: str | None = None) -> None:
     """One named action on one listing (the bulk form and the API use this)."""
+    invalidate_seller_reports()  # seller figures and links depend on triage and the whitelist
     if action == "confirm":
         confirm(session, listing, label or "counterfeit", actor, note)
     elif action == "dismiss":

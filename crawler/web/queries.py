@@ -10,6 +10,8 @@ and hides sellers the analysts whitelisted.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,6 +213,31 @@ def price_check(client: Client | None, listing: m.Listing, a: m.AssessmentRow | 
     return PriceCheck(listing.price, listing.currency or rates.base, product.msrp, product.currency, ratio, product.name)
 
 
+# Seller clusters need the whole store; computed at most once a minute per store
+# (and again after an analyst's action), not on every page view.
+SELLER_REPORT_TTL = 60.0
+_seller_reports: dict[str, tuple[float, Any]] = {}
+_seller_lock = threading.Lock()
+
+
+def invalidate_seller_reports() -> None:
+    with _seller_lock:
+        _seller_reports.clear()
+
+
+def _cached_seller_report(session: Session, client: Client | None, clustering: Any) -> Any:
+    key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    now = time.monotonic()
+    with _seller_lock:
+        hit = _seller_reports.get(key)
+        if hit is not None and now - hit[0] < SELLER_REPORT_TTL:
+            return hit[1]
+    report = clustering.seller_report(session, client=client)
+    with _seller_lock:
+        _seller_reports[key] = (now, report)
+    return report
+
+
 def seller_network(
     session: Session, client: Client | None, listing: m.Listing
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -222,7 +249,7 @@ def seller_network(
     if not listing.seller_id:
         return None, []
     me = (listing.marketplace, str(listing.seller_id))
-    report = clustering.seller_report(session, client=client)
+    report = _cached_seller_report(session, client, clustering)
     stats = report.seller(*me)
     figures = None
     if stats is not None:
