@@ -20,16 +20,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.config import load_client  # noqa: E402
-from matching.image import ImageMatcher  # noqa: E402
-from matching.types import ListingInput  # noqa: E402
+from crawler.config import load_client
+from matching.image import ImageMatcher
+from matching.types import ListingInput
 
 DEFAULT_DEV = Path(__file__).resolve().parents[2] / "shared" / "benchmark" / "dev"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="benchmark folder (markwatch.yaml, listings, labels)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--dev",
+        type=Path,
+        default=DEFAULT_DEV,
+        help="benchmark folder (markwatch.yaml, listings, labels)",
+    )
     ap.add_argument("--ocr", action="store_true", help="also read text in photos")
     ap.add_argument("--limit", type=int, default=0, help="score only the first N listings")
     ap.add_argument(
@@ -37,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         default="P-image,P-logo,N-image-distractor,N-random,N-nearmiss,N-authorized,N-resale",
         help="comma-separated categories to score",
     )
-    ap.add_argument("--misses", action="store_true", help="list missed positives and false positives")
+    ap.add_argument(
+        "--misses", action="store_true", help="list missed positives and false positives"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
 
@@ -63,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     cats: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # n, flagged, mark right, label
     variants: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     kinds: dict[str, int] = defaultdict(int)
+    transforms: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     n_photos = 0
     t0 = time.perf_counter()
     for lst in listings:
@@ -79,10 +89,19 @@ def main(argv: list[str] | None = None) -> int:
         v[0] += 1
         v[1] += flagged
         v[2] = y["label"]
+        detail = str(y.get("variant", "")).split(":")
+        if len(detail) == 2 and y["category"] in ("P-image", "N-image-distractor"):
+            for part in detail[1].split("+"):
+                t = transforms[f"{y['category']}/{part}"]
+                t[0] += 1
+                t[1] += flagged
         for s in sigs[:1]:
             kinds[s.kind] += 1
         if args.misses and flagged != bool(y["label"]):
-            print(f"{'MISS' if y['label'] else 'FP  '} {y['category']:<20} {y.get('variant')} {lst.id}", end=" ")
+            print(
+                f"{'MISS' if y['label'] else 'FP  '} {y['category']:<20} {y.get('variant')} {lst.id}",
+                end=" ",
+            )
             print(sigs[0].detail if sigs else "")
     elapsed = time.perf_counter() - t0
 
@@ -95,9 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'category/variant':<30}{'n':>5}{'flag_rate':>10}")
     for name, (n, f, _) in sorted(variants.items()):
         print(f"{name:<30}{n:>5}{f / n:>10.3f}")
+    print(f"\n{'category/transform (photos having it)':<40}{'n':>5}{'flag_rate':>10}")
+    for name, (n, f) in sorted(transforms.items()):
+        print(f"{name:<40}{n:>5}{f / n:>10.3f}")
     print(f"\nstrongest signal kinds: {dict(kinds)}")
-    print(f"index built in {t_index:.2f}s; {n_photos} photos in {elapsed:.1f}s = {n_photos / elapsed:.1f} photos/s "
-          f"({len(listings) / elapsed:.1f} listings/s, one core)")
+    print(
+        f"index built in {t_index:.2f}s; {n_photos} photos in {elapsed:.1f}s = {n_photos / elapsed:.1f} photos/s "
+        f"({len(listings) / elapsed:.1f} listings/s, one core)"
+    )
     return 0
 
 

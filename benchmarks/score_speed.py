@@ -43,11 +43,16 @@ def _hash_images(paths: list[str]) -> int:
     return done
 
 
-def bound(listings: list[dict], base: Path, terms: list[str]) -> float:
+def bound(listings: list[dict], base: Path, terms: list[str], images: bool = True) -> float:
     """Seconds for the unavoidable work: image decode + hash, titles x terms."""
     from rapidfuzz import fuzz, process
 
-    images = [str(base / p) for row in listings for p in row.get("images") or [] if not p.startswith("http")]
+    images = [] if not images else [
+        str(base / p)
+        for row in listings
+        for p in row.get("images") or []
+        if not p.startswith("http")
+    ]
     cores = os.cpu_count() or 1
     chunks = [images[i::cores] for i in range(cores)]
     start = time.perf_counter()
@@ -58,11 +63,25 @@ def bound(listings: list[dict], base: Path, terms: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def run_score(config: Path, listings: Path, out: Path) -> tuple[float, float]:
+def run_score(config: Path, listings: Path, out: Path, extra: list[str]) -> tuple[float, float]:
     start = time.perf_counter()
     res = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "score", "--config", str(config), "--listings", str(listings),
-         "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "score",
+            "--config",
+            str(config),
+            "--listings",
+            str(listings),
+            "--out",
+            str(out),
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     took = time.perf_counter() - start
     if res.returncode != 0:
@@ -72,9 +91,12 @@ def run_score(config: Path, listings: Path, out: Path) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--dev", type=Path, default=DEFAULT_DEV)
     ap.add_argument("--big", type=int, default=20000, help="size of the repeated set (0 to skip)")
+    ap.add_argument("--no-images", action="store_true", help="text signals only (and a text-only bound)")
     a = ap.parse_args(argv)
     dev = a.dev.resolve()
     sys.path.insert(0, str(ROOT))
@@ -83,9 +105,15 @@ def main(argv: list[str] | None = None) -> int:
 
     client = load_client(dev / "markwatch.yaml")
     terms = [t for m in client.marks for t in mark_terms(m)]
-    rows = [json.loads(x) for x in (dev / "listings.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
-    print(f"{'set':<12}{'listings':>10}{'score s':>10}{'listings/s':>12}{'bound s':>10}{'bound/s':>10}"
-          f"{'ratio':>8}{'peak MB':>9}")
+    rows = [
+        json.loads(x)
+        for x in (dev / "listings.jsonl").read_text(encoding="utf-8").splitlines()
+        if x.strip()
+    ]
+    print(
+        f"{'set':<12}{'listings':>10}{'score s':>10}{'listings/s':>12}{'bound s':>10}{'bound/s':>10}"
+        f"{'ratio':>8}{'peak MB':>9}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         sets = [("dev", dev / "listings.jsonl", rows)]
         if a.big:
@@ -95,16 +123,21 @@ def main(argv: list[str] | None = None) -> int:
                 for i in range(a.big):
                     row = dict(rows[i % len(rows)])
                     row["id"] = f"{row['id']}#{i // len(rows)}"
-                    row["images"] = [p if p.startswith("http") else str(dev / p) for p in row.get("images") or []]
+                    row["images"] = [
+                        p if p.startswith("http") else str(dev / p) for p in row.get("images") or []
+                    ]
                     big_rows.append(row)
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
             sets.append((f"repeat {a.big // 1000}k", big, big_rows))
         for name, path, data in sets:
-            took, rss = run_score(dev / "markwatch.yaml", path, Path(tmp) / "out.jsonl")
-            b = bound(data, dev, terms)
+            extra = ["--no-images"] if a.no_images else []
+            took, rss = run_score(dev / "markwatch.yaml", path, Path(tmp) / "out.jsonl", extra)
+            b = bound(data, dev, terms, images=not a.no_images)
             n = len(data)
-            print(f"{name:<12}{n:>10}{took:>10.1f}{n / took:>12.0f}{b:>10.1f}{n / b:>10.0f}{b / took:>8.2f}"
-                  f"{rss:>9.0f}")
+            print(
+                f"{name:<12}{n:>10}{took:>10.1f}{n / took:>12.0f}{b:>10.1f}{n / b:>10.0f}{b / took:>8.2f}"
+                f"{rss:>9.0f}"
+            )
     return 0
 
 

@@ -38,11 +38,13 @@ counters: pages, listings, errors, verdicts, pages per worker), ``cycle-lock``.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import os
 import re
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -56,14 +58,13 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy_redis import picklecompat
 from scrapy_redis.queue import Base as RedisQueueBase
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
-
 from sqlalchemy import func, select
 
 from crawler import db
 from crawler import models as m
 from crawler.config import Client, ConfigError
 from crawler.items import Listing
-from crawler.pipelines import MONITOR_PIPELINES, StorePipeline
+from crawler.pipelines import MONITOR_PIPELINES, AssessPipeline, StorePipeline
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def run_key(run_id: int) -> str:
 
 WORKERS_KEY = f"{PREFIX}:workers"
 LOCK_KEY = f"{PREFIX}:cycle-lock"
+UNFINISHED_KEY = f"{PREFIX}:cycle-unfinished"
 
 
 def display_redis(url: str) -> str:
@@ -188,7 +190,9 @@ return n
 
 def reap(server: redis.Redis, market: str) -> int:
     """Return the requests of dead workers (expired heartbeat) to the queue; how many."""
-    return int(server.eval(_REAP, 2, queue_key(market), processing_key(market), f"{PREFIX}:worker:"))
+    return int(
+        server.eval(_REAP, 2, queue_key(market), processing_key(market), f"{PREFIX}:worker:")
+    )
 
 
 class ReliableQueue(RedisQueueBase):
@@ -266,7 +270,7 @@ class ReliableScheduler(RedisScheduler):
     def open(self, spider: Any) -> Any:
         result = super().open(spider)
         if not isinstance(self.queue, ReliableQueue):
-            raise ValueError("SCHEDULER_QUEUE_CLASS must be crawler.distributed.ReliableQueue")
+            raise TypeError("SCHEDULER_QUEUE_CLASS must be crawler.distributed.ReliableQueue")
         self.queue.worker_id = self.worker_id
         _LIVE_SCHEDULERS.append(self)
         return result
@@ -310,9 +314,9 @@ class ReliableScheduler(RedisScheduler):
         self._held[token] = request
         if self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
-        idle = getattr(self.spider, "markwatch_busy", None)
-        if idle:
-            idle()
+        busy = getattr(self.spider, "markwatch_busy", None)
+        if busy:
+            busy(request)
         return request
 
     def close(self, reason: str) -> Any:
@@ -359,8 +363,10 @@ class DistributedSpiderMixin:
 
     # -- bookkeeping -------------------------------------------------------
 
-    def markwatch_busy(self) -> None:
+    def markwatch_busy(self, request: scrapy.Request) -> None:
+        """Called by the scheduler for each request taken: not idle, and which run it is."""
         self.idle_since = None
+        self.last_run = request.meta.get(RUN_META) or self.last_run
 
     def on_idle(self) -> None:
         now = time.monotonic()
@@ -420,19 +426,61 @@ def distributed_spider_class(name: str, spider_kwargs: dict[str, Any]) -> type[s
 
     base = _spider_or_generic(name, spider_kwargs)
     if base not in _CLASSES:
-        _CLASSES[base] = type(f"Distributed{base.__name__}", (DistributedSpiderMixin, base), {"__module__": __name__})
+        _CLASSES[base] = type(
+            f"Distributed{base.__name__}", (DistributedSpiderMixin, base), {"__module__": __name__}
+        )
     return _CLASSES[base]
 
 
 # ------------------------------------------------------------------ pipelines
 
 
-class RunAwareStorePipeline(StorePipeline):
-    """`StorePipeline` with the crawl run taken from the item (a worker serves many runs)."""
+_ITEM_RUN: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "markwatch_item_run", default=None
+)
 
-    def process_item(self, item: Listing, spider: Any = None) -> Listing:
-        self.run_id = getattr(item, "markwatch_run_id", None) or None
-        return super().process_item(item, spider)
+
+class RunAwareStorePipeline(StorePipeline):
+    """`StorePipeline` with the crawl run taken from each item (a worker serves many runs).
+
+    `store` may run in a thread beside other items' stores, so the run is kept in a
+    context variable (each thread's call runs in its own copy), not on the instance.
+    """
+
+    @property  # type: ignore[override]
+    def run_id(self) -> int | None:
+        return _ITEM_RUN.get()
+
+    @run_id.setter
+    def run_id(self, _value: int | None) -> None:
+        pass  # set by the base class from MARKWATCH_RUN_ID; each item says its own run
+
+    def store(self, item: Listing) -> Listing:
+        _ITEM_RUN.set(getattr(item, "markwatch_run_id", None) or None)
+        return super().store(item)
+
+
+class SerialAssessPipeline(AssessPipeline):
+    """`AssessPipeline`, one worker at a time per listing (a Redis lock).
+
+    Two workers can store the same listing at the same moment (it shows up under two
+    search terms); serialised, the second finds it assessed, so it is assessed, and
+    taken in as a case, once.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SerialAssessPipeline:
+        pipe = super().from_crawler(crawler)
+        pipe.redis = redis.Redis.from_url(crawler.settings["REDIS_URL"], socket_timeout=30)
+        return pipe
+
+    def assess(self, item: Listing) -> None:
+        # Runs in a worker thread (see AssessPipeline.process_item): waiting here for
+        # another worker's lock does not hold up this worker's downloads.
+        with self.redis.lock(
+            f"{PREFIX}:assess:{item.stored_id}", timeout=300, blocking_timeout=300
+        ):
+            super().assess(item)
 
 
 class RunStatsPipeline:
@@ -460,43 +508,62 @@ class RunStatsPipeline:
 
 
 def worker_pipelines() -> dict[str, int]:
-    """The monitoring pipelines, with the store step reading the run from each item."""
-    pipes = {k: v for k, v in MONITOR_PIPELINES.items() if k != "crawler.pipelines.StorePipeline"}
-    pipes["crawler.distributed.RunAwareStorePipeline"] = MONITOR_PIPELINES["crawler.pipelines.StorePipeline"]
+    """The monitoring pipelines: the store step reads the run from each item, the assess
+    step is serialised per listing across workers, and the run's counters are kept."""
+    swap = {
+        "crawler.pipelines.StorePipeline": "crawler.distributed.RunAwareStorePipeline",
+        "crawler.pipelines.AssessPipeline": "crawler.distributed.SerialAssessPipeline",
+    }
+    pipes = {swap.get(k, k): v for k, v in MONITOR_PIPELINES.items()}
     pipes["crawler.distributed.RunStatsPipeline"] = max(MONITOR_PIPELINES.values()) + 100
     return pipes
 
 
 def worker_settings(
-    client: Client, market: str, url: str, data_dir: Path, redis_url: str, worker_id: str,
-    *, idle_timeout: float = 0.0,
+    client: Client,
+    market: str,
+    url: str,
+    data_dir: Path,
+    redis_url: str,
+    worker_id: str,
+    *,
+    idle_timeout: float = 0.0,
 ) -> dict[str, Any]:
     """Scrapy settings of one marketplace's crawler in a worker."""
     from crawler.monitor import crawl_settings
 
     settings = crawl_settings(client, url, data_dir, 0, None)
-    settings.update({
-        "ITEM_PIPELINES": worker_pipelines(),
-        "SCHEDULER": "crawler.distributed.ReliableScheduler",
-        "SCHEDULER_QUEUE_CLASS": "crawler.distributed.ReliableQueue",
-        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
-        "SCHEDULER_PERSIST": True,  # the queue and the seen-set outlive any one worker
-        "SCHEDULER_QUEUE_KEY": queue_key(market),
-        "SCHEDULER_DUPEFILTER_KEY": dupefilter_key(market),
-        "REDIS_URL": redis_url,
-        "MAX_IDLE_TIME_BEFORE_CLOSE": idle_timeout,
-        "MARKWATCH_WORKER_ID": worker_id,
-        # A worker takes from the shared queue only what it can download now, so the
-        # other workers get their share.
-        "CONCURRENT_REQUESTS": max(1, int(client.marketplaces[market].concurrency)),
-    })
+    settings.update(
+        {
+            "ITEM_PIPELINES": worker_pipelines(),
+            "SCHEDULER": "crawler.distributed.ReliableScheduler",
+            "SCHEDULER_QUEUE_CLASS": "crawler.distributed.ReliableQueue",
+            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            "SCHEDULER_PERSIST": True,  # the queue and the seen-set outlive any one worker
+            "SCHEDULER_QUEUE_KEY": queue_key(market),
+            "SCHEDULER_DUPEFILTER_KEY": dupefilter_key(market),
+            "REDIS_URL": redis_url,
+            "MAX_IDLE_TIME_BEFORE_CLOSE": idle_timeout,
+            "MARKWATCH_WORKER_ID": worker_id,
+            # A worker takes from the shared queue only what it can download now, so the
+            # other workers get their share.
+            "CONCURRENT_REQUESTS": max(1, int(client.marketplaces[market].concurrency)),
+        }
+    )
     return settings
 
 
 def run_worker(
-    client: Client, url: str, redis_url: str, *, marketplaces: list[str] | None = None,
-    idle_timeout: float = 0.0, lease: float = DEFAULT_LEASE, data_dir: str | os.PathLike[str] | None = None,
-    worker_id: str | None = None, progress: Callable[[str], None] | None = None,
+    client: Client,
+    url: str,
+    redis_url: str,
+    *,
+    marketplaces: list[str] | None = None,
+    idle_timeout: float = 0.0,
+    lease: float = DEFAULT_LEASE,
+    data_dir: str | os.PathLike[str] | None = None,
+    worker_id: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Crawl requests from the shared queue until idle for `idle_timeout` s (0: forever).
 
@@ -515,6 +582,10 @@ def run_worker(
     server = connect_redis(redis_url)
     ensure_schema(server, url)
     names = _market_names(client, marketplaces)
+    if not names:
+        raise ValueError(
+            f"{client.source}: marketplaces: no enabled marketplace for this worker to crawl"
+        )
     wid = worker_id or new_worker_id()
     ddir = data_dir_for(url, data_dir)
     lease = max(1.0, float(lease))
@@ -523,7 +594,7 @@ def run_worker(
         try:
             server.set(worker_key(wid), str(time.time()), px=int(lease * 1000))
             server.sadd(WORKERS_KEY, wid)
-            for scheduler in list(_LIVE_SCHEDULERS):
+            for scheduler in _LIVE_SCHEDULERS:
                 scheduler.ack_finished()
             for name in names:
                 reap(server, name)
@@ -534,16 +605,23 @@ def run_worker(
     heartbeat()  # before the first pop: a request is never held without a lease
     # An idle worker looks at the queue on the engine's heartbeat: every second, not five.
     ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 1.0
-    base_settings = project_settings({"LOG_LEVEL": os.environ.get("MARKWATCH_LOG_LEVEL", "WARNING")})
+    base_settings = project_settings(
+        {"LOG_LEVEL": os.environ.get("MARKWATCH_LOG_LEVEL", "WARNING")}
+    )
     # One reactor for all the crawlers of this worker, installed before any of them.
     install_reactor(base_settings["TWISTED_REACTOR"], base_settings["ASYNCIO_EVENT_LOOP"])
     process = CrawlerProcess(base_settings)
     crawlers = {}
     for name in names:
         cfg = client.marketplaces[name]
-        kwargs: dict[str, Any] = {"client": str(client.source), "config": cfg.model_dump(mode="json")}
+        kwargs: dict[str, Any] = {
+            "client": str(client.source),
+            "config": cfg.model_dump(mode="json"),
+        }
         cls = distributed_spider_class(name, kwargs)
-        settings = project_settings(worker_settings(client, name, url, ddir, redis_url, wid, idle_timeout=idle_timeout))
+        settings = project_settings(
+            worker_settings(client, name, url, ddir, redis_url, wid, idle_timeout=idle_timeout)
+        )
         crawler = Crawler(cls, settings)
         crawlers[name] = crawler
         process.crawl(crawler, **kwargs)
@@ -555,12 +633,13 @@ def run_worker(
         if beat.running:
             beat.stop()
         # Anything still held goes back now rather than when the lease runs out.
-        for scheduler in list(_LIVE_SCHEDULERS):
+        for scheduler in tuple(_LIVE_SCHEDULERS):  # close() removes it from the list
             scheduler.close("shutdown")
         server.delete(worker_key(wid))
         server.srem(WORKERS_KEY, wid)
     pages = {
-        name: int((c.stats.get_value("markwatch/pages") if c.stats else 0) or 0) for name, c in crawlers.items()
+        name: int((c.stats.get_value("markwatch/pages") if c.stats else 0) or 0)
+        for name, c in crawlers.items()
     }
     say(f"worker {wid}: stopped after {sum(pages.values())} pages")
     return pages
@@ -574,7 +653,9 @@ def _market_names(client: Client, marketplaces: list[str] | None) -> list[str]:
     if marketplaces:
         unknown = [n for n in marketplaces if n not in client.marketplaces]
         if unknown:
-            raise ValueError(f"--marketplace: {', '.join(unknown)} not in the client file's marketplaces")
+            raise ValueError(
+                f"--marketplace: {', '.join(unknown)} not in the client file's marketplaces"
+            )
         names = [n for n in names if n in marketplaces]
     return names
 
@@ -589,7 +670,7 @@ def seed(server: redis.Redis, client: Client, market: str, run_id: int) -> int:
     cls = distributed_spider_class(market, kwargs)
     spider = cls(**kwargs)
     server.delete(queue_key(market), dupefilter_key(market), run_key(run_id))
-    server.hset(run_key(run_id), "seeded_at", dt.datetime.now(dt.timezone.utc).isoformat())
+    server.hset(run_key(run_id), "seeded_at", dt.datetime.now(dt.UTC).isoformat())
     server.expire(run_key(run_id), RUN_STATS_TTL)
     queue = ReliableQueue(server, spider, queue_key(market))
     for term in spider.terms:
@@ -628,8 +709,14 @@ def run_stats(server: redis.Redis, run_id: int) -> dict[str, Any]:
 
 
 def wait_for_drain(
-    server: redis.Redis, markets: list[str], runs: dict[str, int], *, timeout: float,
-    say: Callable[[str], None], poll: float = 0.5, on_tick: Callable[[], None] | None = None,
+    server: redis.Redis,
+    markets: list[str],
+    runs: dict[str, int],
+    *,
+    timeout: float,
+    say: Callable[[str], None],
+    poll: float = 0.5,
+    on_tick: Callable[[], None] | None = None,
 ) -> dict[str, str]:
     """Wait until no marketplace has pending or in-flight requests.
 
@@ -666,7 +753,9 @@ def wait_for_drain(
             queued = sum(p for p, _ in state.values())
             flying = sum(f for _, f in state.values())
             workers = live_workers(server)
-            say(f"waiting for workers: {queued} queued, {flying} in flight, {len(workers)} worker(s) alive")
+            say(
+                f"waiting for workers: {queued} queued, {flying} in flight, {len(workers)} worker(s) alive"
+            )
         if on_tick:
             on_tick()
         time.sleep(poll)
@@ -674,9 +763,16 @@ def wait_for_drain(
 
 
 def run_distributed(
-    client: Client, url: str, redis_url: str, *, marketplaces: list[str] | None = None,
-    data_dir: str | os.PathLike[str] | None = None, evidence: bool = True, send_alerts: bool = True,
-    timeout: float = 3600.0, progress: Callable[[str], None] | None = None,
+    client: Client,
+    url: str,
+    redis_url: str,
+    *,
+    marketplaces: list[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    evidence: bool = True,
+    send_alerts: bool = True,
+    timeout: float = 3600.0,
+    progress: Callable[[str], None] | None = None,
 ) -> Any:
     """One cycle crawled by the workers: seed, wait for the drain, then the post-crawl steps.
 
@@ -692,17 +788,43 @@ def run_distributed(
     token = uuid.uuid4().hex
     lock_ttl = 120
     if not server.set(LOCK_KEY, token, nx=True, ex=lock_ttl):
-        raise CycleLocked(f"another markwatch cycle is running on this queue (Redis key {LOCK_KEY})")
+        raise CycleLocked(
+            f"another markwatch cycle is running on this queue (Redis key {LOCK_KEY})"
+        )
+
+    # The lock lives while this process does: renewed in the background (post-crawl
+    # steps such as evidence capture can take long), gone within lock_ttl after a crash.
+    stop = threading.Event()
 
     def keep_lock() -> None:
-        server.expire(LOCK_KEY, lock_ttl)
+        renew = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0"
+        while not stop.wait(lock_ttl / 4):
+            try:
+                server.eval(renew, 1, LOCK_KEY, token, lock_ttl)
+            except redis.RedisError as exc:  # a blip: the next renewal tries again
+                log.warning("cycle lock renewal failed: %s", exc)
 
+    threading.Thread(target=keep_lock, name="markwatch-cycle-lock", daemon=True).start()
     try:
         ddir = data_dir_for(url, data_dir)
         with db.session_scope(url) as session:
             db.sync_marks(session, client)
-        cycle = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        cycle = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         report = CycleReport(cycle, m.utcnow())
+        # As in `run`: a cycle killed before its post-crawl steps leaves this mark, and
+        # the next one takes in the hits assessed since then.
+        marked = server.get(UNFINISHED_KEY)
+        try:
+            since = (
+                min(report.started_at, dt.datetime.fromisoformat(marked.decode()))
+                if marked
+                else None
+            )
+        except ValueError:
+            since = None
+        if since is None:
+            since = report.started_at
+            server.set(UNFINISHED_KEY, since.isoformat())
         runs: dict[str, int] = {}
         started = time.monotonic()
         for name in names:
@@ -712,7 +834,7 @@ def run_distributed(
             say(f"{name}: {n} searches queued (run {runs[name]})")
         workers = live_workers(server)
         say(f"{len(workers)} worker(s) alive" + ("" if workers else "; waiting for one to start"))
-        ended = wait_for_drain(server, names, runs, timeout=timeout, say=say, on_tick=keep_lock)
+        ended = wait_for_drain(server, names, runs, timeout=timeout, say=say)
         seconds = time.monotonic() - started
         for name in names:
             stats = run_stats(server, runs[name])
@@ -720,28 +842,61 @@ def run_distributed(
             mr.pages = int(stats.get("markwatch/pages", 0))
             with db.session_scope(url) as session:
                 # Listings seen in this run, each once, whichever worker stored it.
-                mr.items = int(session.scalar(
-                    select(func.count()).select_from(m.Sighting).where(m.Sighting.run_id == runs[name])
-                ) or 0)
+                mr.items = int(
+                    session.scalar(
+                        select(func.count())
+                        .select_from(m.Sighting)
+                        .where(m.Sighting.run_id == runs[name])
+                    )
+                    or 0
+                )
             mr.errors = int(stats.get("markwatch/errors", 0))
             mr.verdicts = {
-                k.rsplit("/", 1)[1]: int(v) for k, v in stats.items() if k.startswith("markwatch/verdict/")
+                k.rsplit("/", 1)[1]: int(v)
+                for k, v in stats.items()
+                if k.startswith("markwatch/verdict/")
             }
             why = ended.get(name)
             if why and why.startswith("blocked: "):
-                mr.status, mr.reason = "blocked", why[len("blocked: "):]
+                mr.status, mr.reason = "blocked", why[len("blocked: ") :]
             elif why:
-                mr.status, mr.reason = "failed", f"workers did not drain the queue within {timeout:g} s"
+                mr.status, mr.reason = (
+                    "failed",
+                    f"workers did not drain the queue within {timeout:g} s",
+                )
             with db.session_scope(url) as session:
-                db.finish_run(session, runs[name], mr.status, reason=mr.reason, pages=mr.pages, items=mr.items,
-                              errors=mr.errors, stats=stats)
+                db.finish_run(
+                    session,
+                    runs[name],
+                    mr.status,
+                    reason=mr.reason,
+                    pages=mr.pages,
+                    items=mr.items,
+                    errors=mr.errors,
+                    stats=stats,
+                )
             report.markets.append(mr)
-            say(f"{name}: {mr.status}, {mr.pages} pages, {mr.items} listings" + (f" ({mr.reason})" if mr.reason else ""))
-        keep_lock()
-        after_crawl(client, url, ddir, report, evidence=evidence, send_alerts=send_alerts, say=say)
+            say(
+                f"{name}: {mr.status}, {mr.pages} pages, {mr.items} listings"
+                + (f" ({mr.reason})" if mr.reason else "")
+            )
+        after_crawl(
+            client,
+            url,
+            ddir,
+            report,
+            evidence=evidence,
+            send_alerts=send_alerts,
+            say=say,
+            since=since,
+        )
+        server.delete(UNFINISHED_KEY)
         return report
     finally:
+        stop.set()
         server.eval(
             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-            1, LOCK_KEY, token,
+            1,
+            LOCK_KEY,
+            token,
         )

@@ -1,4 +1,5 @@
-"""Downloader middlewares: block detection and proxies from the environment.
+"""Downloader middlewares: block detection, proxies from the environment, the SSRF
+guard on every request (redirect hops included) and retries with back-off.
 
 `BlockDetectionMiddleware` looks at every response (plain HTTP and browser pages
 alike) for captcha and slider pages, login walls, Alibaba "punish" pages, Akamai
@@ -13,14 +14,16 @@ the proxy URL is logged with its credentials masked.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import os
 import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.http import Response, TextResponse
+from scrapy.http import Request, Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro
 
 # URL markers: where marketplaces redirect blocked or logged-out visitors.
@@ -240,3 +243,31 @@ class NetGuardMiddleware:
             self.crawler.stats.inc_value("markwatch/refused_unsafe")
             spider.logger.warning("request refused: %s", exc)
             raise IgnoreRequest(f"refused: {exc}") from None
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries (5xx, 429, timeouts, dropped connections) with exponential back-off.
+
+    A storm of server errors must not be answered with a storm of retries: retry n of
+    a request waits `RETRY_BACKOFF_BASE * 2**(n-1)` seconds (at most
+    `RETRY_BACKOFF_MAX`) before it is scheduled; at most `RETRY_TIMES` retries.
+    The wait holds the request's place in the download slot, so the whole crawl of
+    that marketplace slows down while its server fails.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 1.0)
+        self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 30.0)
+
+    async def _after_backoff(self, result: Any) -> Any:
+        if isinstance(result, Request) and self.backoff_base > 0:
+            n = int(result.meta.get("retry_times", 1))
+            await asyncio.sleep(min(self.backoff_max, self.backoff_base * 2 ** (n - 1)))
+        return result
+
+    async def process_response(self, request: Any, response: Response) -> Any:  # type: ignore[override]
+        return await self._after_backoff(super().process_response(request, response))
+
+    async def process_exception(self, request: Any, exception: Exception) -> Any:  # type: ignore[override]
+        return await self._after_backoff(super().process_exception(request, exception))

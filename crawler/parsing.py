@@ -18,7 +18,7 @@ import codecs
 import html
 import re
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import chompjs
 from price_parser import Price
@@ -60,7 +60,7 @@ def extract_js_object(text: str, name: str, *, allow_empty: bool = False) -> Any
             continue
         try:
             value = chompjs.parse_js_object(text[start:], loader_kwargs={"strict": False})
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
             broken = exc
             continue
         if value or allow_empty:
@@ -77,7 +77,7 @@ def parse_js_text(text: str) -> Any:
         raise PageError("no_listing_json", "no object in body")
     try:
         return chompjs.parse_js_object(text[start:], loader_kwargs={"strict": False})
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise PageError("broken_json", str(exc)[:80]) from None
 
 
@@ -321,13 +321,12 @@ def abs_url(url: Any, base: str | None = None, scheme: str = "https") -> str | N
     if not url:
         return None
     url = html.unescape(str(url).strip())
-    if url.startswith("//"):
-        # A mirror served over http keeps http; marketplaces themselves are https.
-        base_scheme = base.split(":", 1)[0] if base and "://" in base else scheme
-        return f"{base_scheme}:{url}"
-    if base:
-        try:
-            return urljoin(base, url)
-        except ValueError:  # "http://[bad" from a damaged page: no usable URL
-            return None
-    return url
+    try:
+        urlsplit(url)
+        if url.startswith("//"):
+            # A mirror served over http keeps http; marketplaces themselves are https.
+            base_scheme = base.split(":", 1)[0] if base and "://" in base else scheme
+            return f"{base_scheme}:{url}"
+        return urljoin(base, url) if base else url
+    except ValueError:  # "http://[bad" from a damaged page: no usable URL
+        return None

@@ -11,6 +11,7 @@ finishes what was left (an unassessed listing is assessed then).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -198,7 +199,11 @@ class _StoreStep:
 class StorePipeline(_StoreStep):
     """Upsert the listing, one sighting per run, and its images: one transaction."""
 
-    def process_item(self, item: Listing, spider: Any = None) -> Listing:
+    async def process_item(self, item: Listing, spider: Any = None) -> Listing:
+        # In a worker thread, so the crawl keeps downloading while the store writes.
+        return await asyncio.to_thread(self.store, item)
+
+    def store(self, item: Listing) -> Listing:
         fields = {
             "marketplace": item.marketplace, "listing_id": item.listing_id, "url": item.url,
             "title": item.title, "description": item.description, "price": item.price,
@@ -227,20 +232,29 @@ class AssessPipeline(_StoreStep):
         self.matcher = Matcher(self.client)
         self.version = matching_version(self.client)
 
-    def process_item(self, item: Listing, spider: Any = None) -> Listing:
+    async def process_item(self, item: Listing, spider: Any = None) -> Listing:
         if item.stored_id is None:
             return item
-        with db.session_scope(self.db_url) as session:
-            listing = session.get(db.m.Listing, item.stored_id)
-            if listing is None or not db.needs_assessment(session, listing, self.version):
-                return item
-            assessment = self.matcher.assess(listing_input(listing))
-            row = db.add_assessment(session, listing, assessment, self.version)
-            item.assessment_id = row.id
-            item.verdict = row.verdict
+        # Matching is CPU work (image hashing, keypoints): off the reactor's thread, so
+        # downloads go on meanwhile and both cores are used.
+        await asyncio.to_thread(self.assess, item)
         if self.stats is not None and item.verdict:
             self.stats.inc_value(f"markwatch/verdict/{item.verdict}")
         return item
+
+    def assess(self, item: Listing) -> None:
+        with db.session_scope(self.db_url) as session:
+            listing = session.get(db.m.Listing, item.stored_id)
+            if listing is None or not db.needs_assessment(session, listing, self.version):
+                return
+            data = listing_input(listing)
+        # No transaction is held while matching runs.
+        assessment = self.matcher.assess(data)
+        with db.session_scope(self.db_url) as session:
+            listing = session.get(db.m.Listing, item.stored_id)
+            row = db.add_assessment(session, listing, assessment, self.version)
+            item.assessment_id = row.id
+            item.verdict = row.verdict
 
 
 class IntakePipeline(_StoreStep):

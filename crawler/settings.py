@@ -34,6 +34,8 @@ DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_BACKOFF_BASE = 1.0  # seconds before the first retry, doubled for each further one
+RETRY_BACKOFF_MAX = 30.0
 
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
@@ -42,6 +44,9 @@ LOG_LEVEL = os.environ.get("MARKWATCH_LOG_LEVEL", "INFO")
 DOWNLOADER_MIDDLEWARES = {
     # First: every request, redirect hops included, to a public or allowed address only.
     "crawler.middlewares.NetGuardMiddleware": 50,
+    # Retries with exponential back-off instead of Scrapy's immediate ones.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
     # Before HttpProxyMiddleware (750) so it sees the proxy in request.meta.
     "crawler.middlewares.ProxyFromEnvMiddleware": 350,
     # process_response runs in descending order: after decompression (590) and

@@ -8,4 +8,7 @@ No Scrapy here: the CLI, the crawl pipeline and the tests share this library.
 from matching.score import Matcher, assess
 from matching.types import Assessment, ListingInput, Signal
 
-__all__ = ["Assessment", "ListingInput", "Matcher", "Signal", "assess"]
+# Bumped when scoring changes, so stored listings are assessed again (crawler.pipelines).
+__version__ = "1.2"
+
+__all__ = ["Assessment", "ListingInput", "Matcher", "Signal", "__version__", "assess"]

@@ -38,8 +38,13 @@ class InputError(Exception):
     """The listings file cannot be read at all (one line for the user)."""
 
 
-def _parse(lines: Iterator[tuple[int, bytes]], base: Path, warn: Callable[[str], None],
-           name: str, stats: BatchStats) -> Iterator[tuple[int, dict[str, Any]]]:
+def _parse(
+    lines: Iterator[tuple[int, bytes]],
+    base: Path,
+    warn: Callable[[str], None],
+    name: str,
+    stats: BatchStats,
+) -> Iterator[tuple[int, dict[str, Any]]]:
     seen: set[str] = set()
     for n, raw in lines:
         stats.read += 1
@@ -81,13 +86,22 @@ def _parse(lines: Iterator[tuple[int, bytes]], base: Path, warn: Callable[[str],
 
 def _init_worker(config: str, images: bool) -> None:
     global _worker_matcher
+    if images:
+        try:  # one process per core already: OpenCV's own threads would only compete
+            import cv2
+
+            cv2.setNumThreads(1)
+        except ImportError:
+            pass
     from crawler.config import load_client
     from matching.score import Matcher
 
     _worker_matcher = Matcher(load_client(config), images=images)
 
 
-def _score_chunk(chunk: list[tuple[int, dict[str, Any]]], base: str, matcher=None) -> list[tuple[str, list[str]]]:
+def _score_chunk(
+    chunk: list[tuple[int, dict[str, Any]]], base: str, matcher=None
+) -> list[tuple[str, list[str]]]:
     """Score a chunk; returns (output line, warnings) per listing, in order."""
     m = matcher or _worker_matcher
     out: list[tuple[str, list[str]]] = []
@@ -97,9 +111,22 @@ def _score_chunk(chunk: list[tuple[int, dict[str, Any]]], base: str, matcher=Non
             listing = ListingInput.from_dict(data, Path(base))
             result = m.assess(listing).to_json()
         except Exception as exc:  # one listing's failure must not lose the rest
-            warnings.append(f"line {n}: scoring failed ({exc.__class__.__name__}: {exc}); written as clear")
-            result = {"id": str(data.get("id")), "score": 0.0, "verdict": "clear", "mark_id": None,
-                      "signals": [{"kind": "error", "score": 0.0, "detail": f"not scored: {exc.__class__.__name__}"}]}
+            warnings.append(
+                f"line {n}: scoring failed ({exc.__class__.__name__}: {exc}); written as clear"
+            )
+            result = {
+                "id": str(data.get("id")),
+                "score": 0.0,
+                "verdict": "clear",
+                "mark_id": None,
+                "signals": [
+                    {
+                        "kind": "error",
+                        "score": 0.0,
+                        "detail": f"not scored: {exc.__class__.__name__}",
+                    }
+                ],
+            }
         out.append((json.dumps(result, ensure_ascii=False), warnings))
     return out
 
@@ -124,9 +151,16 @@ def check_input(listings: str | os.PathLike[str]) -> Path:
     return path
 
 
-def score_file(config: str | os.PathLike[str], listings: str | os.PathLike[str], out: IO[str], *,
-               workers: int = 0, images: bool = True, warn: Callable[[str], None] | None = None,
-               matcher=None) -> BatchStats:
+def score_file(
+    config: str | os.PathLike[str],
+    listings: str | os.PathLike[str],
+    out: IO[str],
+    *,
+    workers: int = 0,
+    images: bool = True,
+    warn: Callable[[str], None] | None = None,
+    matcher=None,
+) -> BatchStats:
     """Score every listing of a JSONL file into `out`, one line each, in input order.
 
     `matcher` (already built for the same client) is used in-process for small
@@ -173,8 +207,9 @@ def score_file(config: str | os.PathLike[str], listings: str | os.PathLike[str],
     ctx = mp.get_context("spawn" if sys.platform != "linux" else "fork")
     pending: deque[Future] = deque()
     max_pending = workers * 4
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(str(config), images)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_init_worker, initargs=(str(config), images)
+    ) as pool:
 
         def submit(chunk: list[tuple[int, dict[str, Any]]]) -> None:
             pending.append(pool.submit(_score_chunk, chunk, base))

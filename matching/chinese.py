@@ -44,6 +44,8 @@ def pinyin_forms(term: str) -> set[str]:
     plain = compact("".join(syllables))
     toned = [s for s in lazy_pinyin(simplified, style=Style.TONE3, errors="ignore") if s.strip()]
     forms = {plain, fold("".join(toned))}
+    if "v" in plain:  # ü is typed as v by pinyin keyboards and written as u in shop titles
+        forms.add(plain.replace("v", "u"))
     # Neutral-tone syllables may be written with a 5 by some keyboards.
     forms.add(fold("".join(s if s[-1:].isdigit() else s + "5" for s in toned)))
     return {f for f in forms if len(f) >= 4}

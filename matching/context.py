@@ -36,7 +36,9 @@ _RESALE = re.compile(
     r"|refurbished|open[\s-]+box|ex[\s-]?display|preowned|preloved)\b"
     r"|二手|闲置|閒置|自用|中古|[0-9一二三四五六七八九十]成新|9[0-9]新|99新|(?:九五|九九|九八|八五)新",
 )
-_NOT_RESALE = re.compile(r"\b(?:widely|commonly|most|often|can be|be|is|are|easy to be)\s+used\b|\bused\s+(?:for|to|in|with|by|as)\b")
+_NOT_RESALE = re.compile(
+    r"\b(?:widely|commonly|most|often|can be|be|is|are|easy to be)\s+used\b|\bused\s+(?:for|to|in|with|by|as)\b"
+)
 _NOMINATIVE_BEFORE = re.compile(
     r"(?:\b(?:compatible|compatibility|fits?|fit for|replacement|replace|replaces|works|working|suitable|designed|made|"
     r"for use|adapter|adaptor|charger|case|cover|strap|band|mount|cable|battery|lens cap|skin|protector)?\s*"
@@ -49,7 +51,9 @@ _COMPATIBLE = re.compile(
     r"\b(?:compatible|compatibility|replacement for|fits? for|works with|interchangeable with)\b"
     r"|适用于|适配|兼容|通用于"
 )
-_NOMINATIVE_AFTER = re.compile(r"^\s*[-]?\s*(?:compatible|compatibility|replacement|fit|fits|适用|兼容|适配|通用)\b")
+_NOMINATIVE_AFTER = re.compile(
+    r"^\s*[-]?\s*(?:compatible|compatibility|replacement|fit|fits|适用|兼容|适配|通用)\b"
+)
 
 
 @dataclass(slots=True)
@@ -184,7 +188,10 @@ class MarkGoods:
             return FIT_KEYWORD, f"goods ({', '.join(sorted(shared))}) are the mark's kind of goods"
         classes = goods.classes & self.classes
         if classes:
-            return FIT_CLASS, f"goods fall in Nice class {', '.join(map(str, sorted(classes)))} of the mark"
+            return (
+                FIT_CLASS,
+                f"goods fall in Nice class {', '.join(map(str, sorted(classes)))} of the mark",
+            )
         if goods.concepts:
             words = ", ".join(sorted(set(goods.words))[:4])
             own = ", ".join(map(str, sorted(goods.classes)))

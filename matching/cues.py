@@ -44,7 +44,9 @@ class CueFinder:
                 try:
                     out.append(re.compile(str(pattern), re.IGNORECASE))
                 except re.error as exc:
-                    raise ValueError(f"{path}: {key}[{i}]: invalid regular expression ({exc})") from None
+                    raise ValueError(
+                        f"{path}: {key}[{i}]: invalid regular expression ({exc})"
+                    ) from None
             return out
 
         self.strong = compile_all("strong")

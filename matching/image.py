@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 from matching.logo import (
     RANSAC_PX,
@@ -65,6 +65,9 @@ MAX_IMAGE_PIXELS = 40_000_000
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 URL_TIMEOUT = 5.0
+# Marketplaces put the main photos first; later ones are mostly size charts and
+# packaging, and each photo costs about 0.1 s.
+MAX_PHOTOS = 10
 
 # Everything is compared at this size: marketplace photos are rarely larger in
 # useful detail, and it bounds the cost per photo.
@@ -85,6 +88,7 @@ MARK_MIN_WIDTH = 0.45  # a copied mark image fills at least this much of the pho
 # Keypoints are detected once per photo, on the photo enlarged 1.5 times: small
 # logos (10-20 % of the width) have too few pixels for keypoints at 320 px.
 PHOTO_UPSCALE = 1.5
+LOGO_SOURCE_SIDE = 1024
 PHOTO_FEATURES = 1500
 KP_MAX_ANGLE = 15.0  # degrees; copies are at most slightly rotated (mirrors are indexed)
 
@@ -95,19 +99,21 @@ _CROPS = (0.0, 0.1)
 # sellers put banners.
 _STRIPS = ((0.0, 0.0), (0.15, 0.0), (0.0, 0.15))
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+_POPCOUNT = np.array([(i).bit_count() for i in range(256)], np.uint8)
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def _decode(data: bytes, name: str) -> np.ndarray | None:
-    """Bytes to an RGB array no larger than MAX_SIDE, or None with a warning."""
+def _decode(data: bytes, name: str, max_side: int = MAX_SIDE) -> np.ndarray | None:
+    """Bytes to an RGB array no larger than max_side, or None with a warning."""
     if not data:
         log.warning("image %s skipped: empty (zero bytes)", name)
         return None
     if len(data) > MAX_IMAGE_BYTES:
-        log.warning("image %s skipped: %d bytes exceeds the %d-byte limit", name, len(data), MAX_IMAGE_BYTES)
+        log.warning(
+            "image %s skipped: %d bytes exceeds the %d-byte limit", name, len(data), MAX_IMAGE_BYTES
+        )
         return None
     try:
         with warnings.catch_warnings():
@@ -115,12 +121,15 @@ def _decode(data: bytes, name: str) -> np.ndarray | None:
             im = Image.open(io.BytesIO(data))
             w, h = im.size
             if w * h > MAX_IMAGE_PIXELS or w <= 0 or h <= 0:
-                log.warning("image %s skipped: %dx%d pixels, refused as a decompression bomb", name, w, h)
+                log.warning(
+                    "image %s skipped: %dx%d pixels, refused as a decompression bomb", name, w, h
+                )
                 return None
             # JPEG can decode at a reduced scale directly, which is much cheaper.
-            im.draft("RGB", (MAX_SIDE * 2, MAX_SIDE * 2))
-            im = im.convert("RGB")
-            im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+            im.draft("RGB", (max_side * 2, max_side * 2))
+            # Phone photos may be stored sideways with an EXIF orientation tag.
+            im = (ImageOps.exif_transpose(im) or im).convert("RGB")
+            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             arr = np.asarray(im)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         log.warning("image %s skipped: refused as a decompression bomb (%s)", name, e)
@@ -130,7 +139,12 @@ def _decode(data: bytes, name: str) -> np.ndarray | None:
         head = data[:15].lstrip().lower()
         if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
             kind = "HTML/markup instead of an image"
-        log.warning("image %s skipped: %s (%s)", name, kind, str(e).splitlines()[0][:120] if str(e) else type(e).__name__)
+        log.warning(
+            "image %s skipped: %s (%s)",
+            name,
+            kind,
+            str(e).splitlines()[0][:120] if str(e) else type(e).__name__,
+        )
         return None
     if min(arr.shape[:2]) < 8:
         log.warning("image %s skipped: too small (%dx%d)", name, arr.shape[1], arr.shape[0])
@@ -141,7 +155,7 @@ def _decode(data: bytes, name: str) -> np.ndarray | None:
 def _fetch(url: str, name: str) -> bytes | None:
     try:
         req = urllib.request.Request(url, headers={"User-Agent": "markwatch"})
-        with urllib.request.urlopen(req, timeout=URL_TIMEOUT) as resp:  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(req, timeout=URL_TIMEOUT) as resp:
             data = resp.read(MAX_IMAGE_BYTES + 1)
     except Exception as e:  # noqa: BLE001 - network failures skip the photo
         log.warning("image %s skipped: download failed (%s)", name, e)
@@ -152,10 +166,15 @@ def _fetch(url: str, name: str) -> bytes | None:
     return data
 
 
-def load_image(source: str | Path | bytes, name: str | None = None, fetch_urls: bool = False) -> np.ndarray | None:
+def load_image(
+    source: str | Path | bytes,
+    name: str | None = None,
+    fetch_urls: bool = False,
+    max_side: int = MAX_SIDE,
+) -> np.ndarray | None:
     """Read a photo (path, http(s) URL or bytes) as RGB, or None with a logged warning."""
     if isinstance(source, (bytes, bytearray)):
-        return _decode(bytes(source), name or "(bytes)")
+        return _decode(bytes(source), name or "(bytes)", max_side)
     ref = str(source)
     name = name or ref
     if ref.startswith(("http://", "https://")):
@@ -163,18 +182,20 @@ def load_image(source: str | Path | bytes, name: str | None = None, fetch_urls: 
             log.warning("image %s skipped: downloading is not enabled", name)
             return None
         data = _fetch(ref, name)
-        return None if data is None else _decode(data, name)
+        return None if data is None else _decode(data, name, max_side)
     path = Path(ref)
     try:
         size = path.stat().st_size
         if size > MAX_IMAGE_BYTES:
-            log.warning("image %s skipped: %d bytes exceeds the %d-byte limit", name, size, MAX_IMAGE_BYTES)
+            log.warning(
+                "image %s skipped: %d bytes exceeds the %d-byte limit", name, size, MAX_IMAGE_BYTES
+            )
             return None
         data = path.read_bytes()
     except OSError as e:
         log.warning("image %s skipped: cannot read (%s)", name, e.strerror or e)
         return None
-    return _decode(data, name)
+    return _decode(data, name, max_side)
 
 
 # --------------------------------------------------------------------------- hashing
@@ -281,8 +302,10 @@ class ImageMatcher:
         ocr: bool = False,
         fetch_urls: bool = False,
         terms: dict[str, list[str]] | None = None,
+        max_photos: int = MAX_PHOTOS,
     ) -> None:
         self.references = references
+        self.max_photos = max_photos
         self.logos = logos
         self.ocr = ocr
         self.fetch_urls = fetch_urls
@@ -302,7 +325,9 @@ class ImageMatcher:
                         for cb in _CROPS:
                             for cl in _CROPS:
                                 for cr in _CROPS:
-                                    sub = g[int(h * ct) : h - int(h * cb), int(w * cl) : w - int(w * cr)]
+                                    sub = g[
+                                        int(h * ct) : h - int(h * cb), int(w * cl) : w - int(w * cr)
+                                    ]
                                     rows.append(image_hash(sub))
                                     meta.append((ri, mirrored, deg, (ct, cb, cl, cr)))
         self._hashes = np.array(rows, np.uint8).reshape(-1, 16)
@@ -327,7 +352,14 @@ class ImageMatcher:
             self._flann.train()
 
     @classmethod
-    def from_client(cls, client: Client, *, ocr: bool = False, fetch_urls: bool = False) -> ImageMatcher:
+    def from_client(
+        cls,
+        client: Client,
+        *,
+        ocr: bool = False,
+        fetch_urls: bool = False,
+        max_photos: int = MAX_PHOTOS,
+    ) -> ImageMatcher:
         """Load and index every mark and product image of the client file."""
         refs: list[Reference] = []
         logo_items: list[tuple[str, str, np.ndarray]] = []
@@ -342,10 +374,15 @@ class ImageMatcher:
             # Correlate only the object: plain backgrounds agree with any other render.
             mask = foreground_mask(rgb, tol=16).astype(np.uint8) * 255
             ref = Reference(mark_id, product_id, label, kind, gray, mask)
-            ref.features = [Features.of(gray, detector), Features.of(np.ascontiguousarray(gray[:, ::-1]), detector)]
+            ref.features = [
+                Features.of(gray, detector),
+                Features.of(np.ascontiguousarray(gray[:, ::-1]), detector),
+            ]
             refs.append(ref)
             if kind == "mark":
-                logo_items.append((mark_id, label, rgb))
+                # Logos are described from the full-size artwork, not the thumbnail.
+                full = load_image(path, name=str(path), max_side=LOGO_SOURCE_SIDE)
+                logo_items.append((mark_id, label, full if full is not None else rgb))
 
         for mark in client.marks:
             for path in mark.images:
@@ -354,22 +391,31 @@ class ImageMatcher:
             for path in product.images:
                 add(path, product.mark, product.id, "product")
         terms = {m.id: list(dict.fromkeys([m.title, *m.terms])) for m in client.marks}
-        return cls(refs, LogoDetector.from_images(logo_items), ocr=ocr, fetch_urls=fetch_urls, terms=terms)
+        return cls(
+            refs,
+            LogoDetector.from_images(logo_items),
+            ocr=ocr,
+            fetch_urls=fetch_urls,
+            terms=terms,
+            max_photos=max_photos,
+        )
 
     # ----------------------------------------------------------------- matching
 
     def _photos(self, listing: ListingInput) -> list[tuple[str, np.ndarray]]:
         out: list[tuple[str, np.ndarray]] = []
         if listing.image_bytes:
-            for i, data in enumerate(listing.image_bytes):
+            for i, data in enumerate(listing.image_bytes[: self.max_photos]):
                 ref = listing.images[i] if i < len(listing.images) else None
                 name = f"photo {i + 1}" + (f" ({ref})" if ref else "") + f" of {listing.id}"
                 rgb = _decode(data or b"", name)
                 if rgb is not None:
                     out.append((f"photo {i + 1}", rgb))
             return out
-        for i, ref in enumerate(listing.images):
-            rgb = load_image(ref, name=f"photo {i + 1} ({ref}) of {listing.id}", fetch_urls=self.fetch_urls)
+        for i, ref in enumerate(listing.images[: self.max_photos]):
+            rgb = load_image(
+                ref, name=f"photo {i + 1} ({ref}) of {listing.id}", fetch_urls=self.fetch_urls
+            )
             if rgb is not None:
                 out.append((f"photo {i + 1}", rgb))
         return out
@@ -387,8 +433,10 @@ class ImageMatcher:
             try:
                 for sig in self.match_photo(rgb, name):
                     keep(sig)
-            except Exception:  # noqa: BLE001 - one odd photo must not stop the listing
-                log.warning("image %s of %s skipped: matching failed", name, listing.id, exc_info=True)
+            except Exception:
+                log.warning(
+                    "image %s of %s skipped: matching failed", name, listing.id, exc_info=True
+                )
         # A logo hit for a mark already proven by a copied image adds nothing.
         proven = {s.mark_id for s in best.values() if s.kind == "image"}
         signals = [s for s in best.values() if not (s.kind == "logo" and s.mark_id in proven)]
@@ -400,7 +448,11 @@ class ImageMatcher:
             return []
         pairs = self._flann.knnMatch(feats.descriptors, k=2)
         good = np.array(
-            [(m[0].queryIdx, m[0].trainIdx) for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance],
+            [
+                (m[0].queryIdx, m[0].trainIdx)
+                for m in pairs
+                if len(m) == 2 and m[0].distance < RATIO * m[1].distance
+            ],
             np.int64,
         ).reshape(-1, 2)
         out = []
@@ -416,7 +468,9 @@ class ImageMatcher:
             )
             if m is None or inl is None:
                 continue
-            out.append((int(owner) // 2, bool(owner % 2), GeometricMatch(m, int(inl.sum()), len(sel))))
+            out.append(
+                (int(owner) // 2, bool(owner % 2), GeometricMatch(m, int(inl.sum()), len(sel)))
+            )
         return out
 
     def match_photo(self, rgb: np.ndarray, name: str = "photo") -> list[Signal]:
@@ -428,7 +482,9 @@ class ImageMatcher:
         # 1. hashes of the trimmed photo against every registered variant at once
         trimmed = _to_gray(trim_borders(rgb))
         h = trimmed.shape[0]
-        queries = np.stack([image_hash(trimmed[int(h * top) : h - int(h * bottom)]) for top, bottom in _STRIPS])
+        queries = np.stack(
+            [image_hash(trimmed[int(h * top) : h - int(h * bottom)]) for top, bottom in _STRIPS]
+        )
         dist = hamming(self._hashes[None, :, :], queries[:, None, :]).min(axis=0)
         for ri in np.unique(self._hash_ref[dist <= HASH_MAX_DISTANCE]):
             rows = np.nonzero(self._hash_ref == ri)[0]
@@ -436,7 +492,11 @@ class ImageMatcher:
             d = int(dist[j])
             _, mirrored, deg, crop = self._hash_meta[j]
             ref = self.references[ri]
-            how = [w for w, on in (("mirrored", mirrored), ("rotated", deg != 0), ("cropped", any(crop))) if on]
+            how = [
+                w
+                for w, on in (("mirrored", mirrored), ("rotated", deg != 0), ("cropped", any(crop)))
+                if on
+            ]
             desc = (", ".join(how) + " ") if how else ""
             score = 0.97 - 0.25 * d / HASH_MAX_DISTANCE
             found[ri] = Signal(
@@ -450,13 +510,19 @@ class ImageMatcher:
         # 2. keypoints with a geometric and photometric check; one nearest-neighbour
         # pass over the descriptors of all registered images (and mirror images)
         # at once, so the ratio test also rejects features common to several.
-        up = cv2.resize(gray, None, fx=PHOTO_UPSCALE, fy=PHOTO_UPSCALE, interpolation=cv2.INTER_CUBIC)
+        up = cv2.resize(
+            gray, None, fx=PHOTO_UPSCALE, fy=PHOTO_UPSCALE, interpolation=cv2.INTER_CUBIC
+        )
         up_feats = Features.of(up, self._sift)
         # The same keypoints in the photo's own coordinates, for whole-image copies.
         feats = Features(up_feats.points / PHOTO_UPSCALE, up_feats.descriptors)
         for ri, mirrored, gm in self._keypoint_matches(feats):
             ref = self.references[ri]
-            if gm.inliers < KP_WEAK_INLIERS or gm.scale < KP_MIN_SCALE or abs(gm.angle) > KP_MAX_ANGLE:
+            if (
+                gm.inliers < KP_WEAK_INLIERS
+                or gm.scale < KP_MIN_SCALE
+                or abs(gm.angle) > KP_MAX_ANGLE
+            ):
                 continue
             if ref.kind == "mark" and gm.scale * ref.gray.shape[1] < MARK_MIN_WIDTH * gray.shape[1]:
                 continue  # a small mark inside the photo is the logo detector's finding
@@ -466,7 +532,11 @@ class ImageMatcher:
                 ncc = warped_ncc(g, mk, gray, gm.matrix)
                 if not any(gm.inliers >= n and ncc >= c for n, c in KP_CHECKS):
                     continue
-            score = min(0.99, 0.75 + 0.005 * gm.inliers) if ncc is None else min(0.95, 0.5 + 0.4 * ncc + 0.01 * gm.inliers)
+            score = (
+                min(0.99, 0.75 + 0.005 * gm.inliers)
+                if ncc is None
+                else min(0.95, 0.5 + 0.4 * ncc + 0.01 * gm.inliers)
+            )
             how = ["mirrored"] if mirrored else []
             if abs(gm.angle) >= 1.5:
                 how.append(f"rotated {gm.angle:+.0f}°")
@@ -507,6 +577,12 @@ class ImageMatcher:
             text = read_text(rgb)
             for mark_id, term, seen, score in find_terms(text, self.terms):
                 signals.append(
-                    Signal("ocr", score, f"{name} shows the text '{seen}', which matches term '{term}'", mark_id, None)
+                    Signal(
+                        "ocr",
+                        score,
+                        f"{name} shows the text '{seen}', which matches term '{term}'",
+                        mark_id,
+                        None,
+                    )
                 )
         return signals

@@ -36,9 +36,12 @@ LOGO_WIDTH = 160  # logos are described at about the size they appear in photos
 # Defaults of the decision; a precision/recall trade-off measured on the dev set
 # (benchmarks/image_signals.py): fewer inliers or a lower correlation find more
 # small logos and let more unrelated marks through.
-LOGO_MIN_INLIERS = 4
+# (min inliers, min correlation): strong geometry may look less alike (thin
+# lettering at 10 % of the width blurs), weak geometry must look alike.
+LOGO_CHECKS = ((15, 0.55), (4, 0.75))
+LOGO_MIN_INLIERS = LOGO_CHECKS[-1][0]
+LOGO_MIN_NCC = LOGO_CHECKS[-1][1]
 LOGO_RATIO = RATIO
-LOGO_MIN_NCC = 0.75
 LOGO_MIN_WIDTH = 0.04  # fraction of the photo's width
 LOGO_MAX_WIDTH = 1.3
 
@@ -98,7 +101,15 @@ def geometric_match(
     if len(ref) < 2 or len(photo) < 2:
         return None
     pairs = _matcher.knnMatch(ref.descriptors, photo.descriptors, k=2)
-    good = [(m[0].queryIdx, m[0].trainIdx) for m in pairs if len(m) == 2 and m[0].distance < ratio * m[1].distance]
+    # One photo keypoint may answer for one reference keypoint only: repeated
+    # letters otherwise pile onto a single point and inflate the support.
+    taken: dict[int, tuple[float, int]] = {}
+    for m in pairs:
+        if len(m) == 2 and m[0].distance < ratio * m[1].distance:
+            t = m[0].trainIdx
+            if t not in taken or m[0].distance < taken[t][0]:
+                taken[t] = (m[0].distance, m[0].queryIdx)
+    good = [(q, t) for t, (_, q) in taken.items()]
     if len(good) < min_matches:
         return None
     idx = np.array(good)
@@ -111,7 +122,9 @@ def geometric_match(
     return GeometricMatch(matrix, int(inl.sum()), len(good))
 
 
-def warped_ncc(ref_gray: np.ndarray, ref_mask: np.ndarray | None, photo_gray: np.ndarray, m: np.ndarray) -> float:
+def warped_ncc(
+    ref_gray: np.ndarray, ref_mask: np.ndarray | None, photo_gray: np.ndarray, m: np.ndarray
+) -> float:
     """Correlation of the reference warped by `m` with the photo, inside its shape.
 
     Both sides are slightly blurred so that half-pixel misalignment of thin
@@ -123,8 +136,11 @@ def warped_ncc(ref_gray: np.ndarray, ref_mask: np.ndarray | None, photo_gray: np
     if ref_mask is None:
         ref_mask = np.full(ref_gray.shape[:2], 255, np.uint8)
     mask = cv2.warpAffine(ref_mask, m, (w, h), flags=cv2.INTER_NEAREST) > 0
-    # Erode so that the warp's interpolated rim does not enter the comparison.
-    mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    # Erode so that the warp's interpolated rim does not enter the comparison,
+    # unless that would leave little of a thin shape (small lettering).
+    eroded = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if eroded.sum() >= 0.5 * mask.sum():
+        mask = eroded
     if mask.sum() < 50:
         return -1.0
     x = cv2.GaussianBlur(warped, (3, 3), 0)[mask].astype(np.float32)
@@ -192,10 +208,14 @@ class LogoDetector:
             rgb = rgb[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
             fg = fg[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
             scale = LOGO_WIDTH / rgb.shape[1]
-            size = (LOGO_WIDTH, max(8, int(round(rgb.shape[0] * scale))))
+            size = (LOGO_WIDTH, max(8, round(rgb.shape[0] * scale)))
             interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
             gray = cv2.cvtColor(cv2.resize(rgb, size, interpolation=interp), cv2.COLOR_RGB2GRAY)
             mask = cv2.resize(fg.astype(np.uint8) * 255, size, interpolation=cv2.INTER_NEAREST)
+            # Close the gaps between letters: lettering is compared with what lies
+            # between its strokes too, not only the strokes.
+            k = max(3, LOGO_WIDTH // 25) | 1
+            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
             for mirrored in (False, True):
                 g = gray[:, ::-1].copy() if mirrored else gray
                 mk = mask[:, ::-1].copy() if mirrored else mask
@@ -218,10 +238,16 @@ class LogoDetector:
             if not LOGO_MIN_WIDTH <= frac <= LOGO_MAX_WIDTH:
                 continue
             ncc = warped_ncc(logo.gray, logo.mask, photo_gray, gm.matrix)
-            if ncc < LOGO_MIN_NCC:
+            if not any(gm.inliers >= n and ncc >= c for n, c in LOGO_CHECKS):
                 continue
             # Correlation carries most of the weight; inliers add confidence.
-            score = min(1.0, 0.55 + 0.35 * (ncc - LOGO_MIN_NCC) / (1 - LOGO_MIN_NCC) + 0.01 * gm.inliers)
+            score = float(
+                np.clip(
+                    0.55 + 0.35 * (ncc - LOGO_MIN_NCC) / (1 - LOGO_MIN_NCC) + 0.01 * gm.inliers,
+                    0.5,
+                    1.0,
+                )
+            )
             hit = LogoHit(logo, score, gm.inliers, ncc, frac, gm.angle)
             key = (logo.mark_id, logo.label)
             if key not in best or hit.score > best[key].score:

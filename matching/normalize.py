@@ -29,14 +29,29 @@ MASKED = "masking symbols"
 LEET = "leetspeak"
 STYLED = "styled letters"
 
-_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
-         "@": "a", "$": "s", "|": "l", "!": "i", "6": "g"}
+_LEET = {
+    "0": "o",
+    "1": "i",
+    "3": "e",
+    "4": "a",
+    "5": "s",
+    "7": "t",
+    "8": "b",
+    "9": "g",
+    "@": "a",
+    "$": "s",
+    "|": "l",
+    "!": "i",
+    "6": "g",
+}
 # Characters that separate the letters of a brand written apart, or mask one letter.
 _SEPARATORS = set(" .·•∙⋅・*_-~+/\\|,'’`^:")
 _MASKS = set("*·•∙⋅・_")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TOKEN = re.compile(r"(?:[^\W_\u3400-\u9fff\uf900-\ufaff]|[@$|!])+|[\u3400-\u9fff\uf900-\ufaff]+")
-_LETTER_NAME = re.compile(r"^LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL |DOTLESS |SCRIPT |TURNED )?([A-Z])\b")
+_LETTER_NAME = re.compile(
+    r"^LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL |DOTLESS |SCRIPT |TURNED )?([A-Z])\b"
+)
 
 
 @lru_cache(maxsize=8192)
@@ -224,7 +239,10 @@ def _join_spelled(tokens: list[Token], text: str) -> list[Token]:
             and tokens[j].text.isalpha()
             and tokens[j + 1].text.isalpha()
             and 0 < len(_gap(text, tokens[j], tokens[j + 1])) <= 3
-            and all(c in _SEPARATORS or unicodedata.category(c) == "Cf" for c in _gap(text, tokens[j], tokens[j + 1]))
+            and all(
+                c in _SEPARATORS or unicodedata.category(c) == "Cf"
+                for c in _gap(text, tokens[j], tokens[j + 1])
+            )
         ):
             j += 1
         if j - i >= 2:
@@ -255,7 +273,9 @@ def _join_masked(tokens: list[Token], text: str) -> list[Token]:
             and len(out[-1].text) + len(tok.text) <= 12
         ):
             prev = out[-1]
-            out[-1] = Token(prev.text + tok.text, prev.start, tok.end, prev.disguises | tok.disguises | {MASKED})
+            out[-1] = Token(
+                prev.text + tok.text, prev.start, tok.end, prev.disguises | tok.disguises | {MASKED}
+            )
         else:
             out.append(tok)
     return out

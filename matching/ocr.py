@@ -88,7 +88,10 @@ def find_terms(text: str, terms: dict[str, list[str]]) -> list[tuple[str, str, s
                 if cjk:
                     hit = key in folded
                 else:
-                    words = [_fold(w) for w in re.split(r"[\s/|,;:]+", unicodedata.normalize("NFKC", line))]
+                    words = [
+                        _fold(w)
+                        for w in re.split(r"[\s/|,;:]+", unicodedata.normalize("NFKC", line))
+                    ]
                     hit = key in words or folded == key
                 if hit:
                     found.append((mark_id, term, line.strip()[:60], 0.85))

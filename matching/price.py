@@ -15,7 +15,21 @@ from matching.normalize import fold
 
 _WORD = re.compile(r"[a-z0-9]+")
 _PARTS = re.compile(r"[a-z]+|[0-9]+")
-_COMMON = {"the", "and", "for", "with", "new", "of", "mm", "ml", "date", "mark", "classic", "pro", "size"}
+_COMMON = {
+    "the",
+    "and",
+    "for",
+    "with",
+    "new",
+    "of",
+    "mm",
+    "ml",
+    "date",
+    "mark",
+    "classic",
+    "pro",
+    "size",
+}
 
 
 @dataclass(slots=True)
@@ -64,8 +78,9 @@ class PriceIndex:
                 best, best_score = p, score
         return best, best_score
 
-    def check(self, mark_id: str, price: float | None, currency: str | None, text: str,
-              concepts: set[str]) -> PriceCheck | None:
+    def check(
+        self, mark_id: str, price: float | None, currency: str | None, text: str, concepts: set[str]
+    ) -> PriceCheck | None:
         if price is None or price <= 0:
             return None
         products = [t for t in self.by_mark.get(mark_id, []) if t[2]]
@@ -80,8 +95,10 @@ class PriceIndex:
             # No product named: compare with the typical (median) MSRP of the mark's
             # products of the same goods; goods unlike every product give no evidence.
             # (A product whose goods are unknown cannot be ruled out.)
-            same = sorted((t for t in products if t[3] & concepts or not t[3]) if concepts else products,
-                          key=lambda t: t[2])
+            same = sorted(
+                (t for t in products if t[3] & concepts or not t[3]) if concepts else products,
+                key=lambda t: t[2],
+            )
             if not same:
                 return None
             if len(same) == 1:
@@ -91,8 +108,10 @@ class PriceIndex:
                 typical = same[mid][2] if len(same) % 2 else (same[mid - 1][2] + same[mid][2]) / 2
                 ratio = listing / typical
                 names = ", ".join(t[0].id for t in same)
-                detail = (f"{shown} is {ratio:.0%} of the median MSRP {typical:.2f} {self.rates.base} of the "
-                          f"mark's products of these goods ({names}); no product named")
+                detail = (
+                    f"{shown} is {ratio:.0%} of the median MSRP {typical:.2f} {self.rates.base} of the "
+                    f"mark's products of these goods ({names}); no product named"
+                )
                 return PriceCheck(None, ratio, detail, False)
         msrp_base = self.rates.to_base(product.msrp, product.currency)
         if not msrp_base:

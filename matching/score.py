@@ -12,7 +12,10 @@ For every mark the listing may concern, two questions are asked:
    a registered photo or logo in the pictures.
 
 text part = invoke x (0.3 + 0.7 x suspicion); the image part stands on its own
-(a reused registered photo under a generic title is the classic counterfeit);
+(a reused registered photo under a generic title is the classic counterfeit), but
+under a title that names the brand openly a registered photo is only weak
+suspicion: genuine resellers show the same photos, so brand + photo at a fair price
+with no cue goes to review, not straight to a takedown;
 score = noisy-OR of the two. Authorised sellers, second-hand goods at a fair
 price and nominative use ("compatible with X") damp the score. The verdict
 compares the score with the client's thresholds (crawler.config.Thresholds):
@@ -59,6 +62,8 @@ DISGUISE = 0.75
 TYPO = 0.5
 SELLER = 0.5
 NO_PRICE = 0.25
+PHOTO_WHEN_NAMED = 0.3
+OPEN_KINDS = ("exact", "chinese", "pinyin")
 IMAGE_KINDS = ("image", "logo", "ocr")
 _PRODUCT_PHOTO_FIT = {FIT_KEYWORD: 1.0, FIT_CLASS: 1.0, FIT_UNKNOWN: 0.95, FIT_OTHER: 0.45}
 
@@ -96,8 +101,16 @@ class _MarkCase:
 class Matcher:
     """Everything precomputed for one client; `assess` scores one listing."""
 
-    def __init__(self, client, *, images: bool = True, lexicon: GoodsLexicon | None = None,
-                 cues: CueFinder | None = None, images_always: bool = False, explain_skips: bool = True) -> None:
+    def __init__(
+        self,
+        client,
+        *,
+        images: bool = True,
+        lexicon: GoodsLexicon | None = None,
+        cues: CueFinder | None = None,
+        images_always: bool = False,
+        explain_skips: bool = True,
+    ) -> None:
         self.client = client
         self.terms = TermIndex.from_client(client)
         self.lexicon = lexicon or default_lexicon()
@@ -105,7 +118,9 @@ class Matcher:
         self.goods = {
             m.id: MarkGoods.build(m, client.products_of(m.id), self.lexicon) for m in client.marks
         }
-        self.prices = PriceIndex(client, self.lexicon, {m: g.concepts for m, g in self.goods.items()})
+        self.prices = PriceIndex(
+            client, self.lexicon, {m: g.concepts for m, g in self.goods.items()}
+        )
         self.thresholds = client.thresholds
         self.images = _load_image_matcher(client) if images else None
         # images_always: compare photos even when the text alone makes the verdict
@@ -136,7 +151,9 @@ class Matcher:
         desc = listing.description or ""
         full = f"{title}\n{desc}" if desc else title
         doc = analyse(title)
-        hits: dict[str, tuple[TextHit, bool]] = {m: (h, False) for m, h in self.terms.find(title, doc).items()}
+        hits: dict[str, tuple[TextHit, bool]] = {
+            m: (h, False) for m, h in self.terms.find(title, doc).items()
+        }
         if desc:
             for m, h in self.terms.find(desc).items():
                 if m not in hits:
@@ -144,13 +161,33 @@ class Matcher:
         cues = self.cues.find(full)
         goods = self.lexicon.goods(full)
         resale = resale_marker(full)
-        authorised = self.client.is_authorized(listing.marketplace, listing.seller_id, listing.seller_name)
+        authorised = self.client.is_authorized(
+            listing.marketplace, listing.seller_id, listing.seller_name
+        )
         seller_hit = None if authorised else imitation(listing.seller_name, self.terms)
+        # Owners of the marks the title names openly: their photos and logos in the
+        # pictures are what a genuine listing of that brand shows too.
+        named_owners = {
+            self.client.mark(m).owner for m, (h, in_desc) in hits.items() if h.kind in OPEN_KINDS and not in_desc
+        }
 
         def build(img_by_mark: dict[str, list[Signal]]) -> list[_MarkCase]:
             marks = set(hits) | set(img_by_mark) | ({seller_hit[0]} if seller_hit else set())
-            return [self._case(m, listing, full, hits.get(m), cues, goods, resale, img_by_mark.get(m, []),
-                               seller_hit) for m in marks]
+            return [
+                self._case(
+                    m,
+                    listing,
+                    full,
+                    hits.get(m),
+                    cues,
+                    goods,
+                    resale,
+                    img_by_mark.get(m, []),
+                    seller_hit,
+                    self.client.mark(m).owner in named_owners,
+                )
+                for m in sorted(marks)  # sorted: ties resolve the same way every run
+            ]
 
         cases = build({})
         skipped = None
@@ -187,14 +224,26 @@ class Matcher:
         signals = list(best.signals)
         if authorised:
             score *= 0.1
-            signals.append(Signal("seller", 0.0, f"seller {listing.seller_id or listing.seller_name} on "
-                                  f"{listing.marketplace or 'this marketplace'} is an authorised seller",
-                                  best.mark_id))
+            signals.append(
+                Signal(
+                    "seller",
+                    0.0,
+                    f"seller {listing.seller_id or listing.seller_name} on "
+                    f"{listing.marketplace or 'this marketplace'} is an authorised seller",
+                    best.mark_id,
+                )
+            )
         if skipped and self.explain_skips:
             signals.append(Signal("image", 0.0, skipped, best.mark_id))
         score = round(max(0.0, min(1.0, score)), 4)
-        return Assessment(listing.id, score, self.verdict(score), best.mark_id if score > 0 else None,
-                          signals, best.product_id)
+        return Assessment(
+            listing.id,
+            score,
+            self.verdict(score),
+            best.mark_id if score > 0 else None,
+            signals,
+            best.product_id,
+        )
 
     def _cue_signal(self, cues) -> Signal:
         strong = [c.phrase for c in cues if c.strong]
@@ -206,8 +255,19 @@ class Matcher:
             parts.append("copy cue " + ", ".join(f"'{p}'" for p in weak))
         return Signal("cue", CUE_STRONG if strong else CUE_WEAK, "; ".join(parts))
 
-    def _case(self, mark_id: str, listing: ListingInput, full: str, hit_info, cues, goods, resale,
-              image_signals: list[Signal], seller_hit) -> _MarkCase:
+    def _case(
+        self,
+        mark_id: str,
+        listing: ListingInput,
+        full: str,
+        hit_info,
+        cues,
+        goods,
+        resale,
+        image_signals: list[Signal],
+        seller_hit,
+        brand_named: bool = False,
+    ) -> _MarkCase:
         case = _MarkCase(mark_id)
         mark_goods = self.goods[mark_id]
         fit, fit_detail = mark_goods.fit(full, goods)
@@ -229,7 +289,9 @@ class Matcher:
             case.signals.append(Signal(kind, round(strength, 3), hit.describe() + where, mark_id))
             if not in_desc:
                 style = self.cues.styled(listing.title, hit.start, hit.end)
-            if hit.kind == "disguised" or (hit.kind == "fuzzy" and hit.disguises - {"same-sounding characters"}):
+            if hit.kind == "disguised" or (
+                hit.kind == "fuzzy" and hit.disguises - {"same-sounding characters"}
+            ):
                 suspicion.append(DISGUISE)
             elif hit.kind == "fuzzy" and not hit.is_word:
                 suspicion.append(TYPO)
@@ -239,29 +301,45 @@ class Matcher:
             suspicion.append(sig.score)
         if style:
             suspicion.append(STYLE)
-            case.signals.append(Signal("cue", STYLE, f"'{style}' next to the brand: sold as like the brand",
-                                       mark_id))
-        case.signals.append(Signal("context", {2: 1.0, 1: 0.6, 0: 0.3, -1: 0.0}[fit], fit_detail, mark_id))
+            case.signals.append(
+                Signal(
+                    "cue", STYLE, f"'{style}' next to the brand: sold as like the brand", mark_id
+                )
+            )
+        case.signals.append(
+            Signal("context", {2: 1.0, 1: 0.6, 0: 0.3, -1: 0.0}[fit], fit_detail, mark_id)
+        )
 
         nominal = None
         if hit is not None and not cues and not style:
             nominal = nominative(listing.title, hit.start, hit.end)
         ratio = None
         if fit != FIT_OTHER or hit is None or image_signals:
-            check = self.prices.check(mark_id, listing.price, listing.currency, full, goods.concepts)
+            check = self.prices.check(
+                mark_id, listing.price, listing.currency, full, goods.concepts
+            )
             if check is not None:
                 ratio = check.ratio
                 ps = price_score(ratio)
                 if nominal:
-                    ps = 0.0  # an accessory that fits the brand is not priced like the brand's goods
+                    ps = (
+                        0.0  # an accessory that fits the brand is not priced like the brand's goods
+                    )
                 case.signals.append(Signal("price", ps, check.detail, mark_id, check.product_id))
                 case.product_id = check.product_id
                 if ps > 0:
                     suspicion.append(ps)
-        if listing.price is None and hit is not None and fit >= FIT_CLASS and self.prices.by_mark.get(mark_id):
+        if (
+            listing.price is None
+            and hit is not None
+            and fit >= FIT_CLASS
+            and self.prices.by_mark.get(mark_id)
+        ):
             # Without a price the listing cannot be cleared as fairly priced.
             suspicion.append(NO_PRICE)
-            case.signals.append(Signal("price", NO_PRICE, "no price given: cannot compare with MSRP", mark_id))
+            case.signals.append(
+                Signal("price", NO_PRICE, "no price given: cannot compare with MSRP", mark_id)
+            )
         if seller_hit and seller_hit[0] == mark_id:
             suspicion.append(SELLER)
             case.signals.append(Signal("seller", SELLER, seller_hit[1], mark_id))
@@ -277,21 +355,40 @@ class Matcher:
             image_score = max(image_score, float(s.score) * weight)
             if s.product_id and not case.product_id:
                 case.product_id = s.product_id
-        if image_score:
+        image_part = image_score
+        if image_score and brand_named:
+            # A listing that names the brand openly shows the brand's photos whether it is
+            # genuine or not: the photo is weak suspicion there (unauthorised use of the
+            # owner's pictures), not proof. Under a generic or disguised title it is strong.
+            suspicion.append(image_score * PHOTO_WHEN_NAMED)
+            image_part = 0.0
+        elif image_score:
             suspicion.append(image_score * 0.9)
         susp = _noisy_or(suspicion)
         text_part = invoke * (0.3 + 0.7 * susp)
-        score = _noisy_or([text_part, image_score])
+        score = _noisy_or([text_part, image_part])
 
         if resale and not strong_cue and (ratio is None or ratio >= 0.45):
             score *= 0.35
             fair = f" at {ratio:.0%} of MSRP" if ratio is not None else ""
-            case.signals.append(Signal("context", 0.0, f"second-hand ('{resale}'){fair}: resale, not counterfeiting",
-                                       mark_id))
+            case.signals.append(
+                Signal(
+                    "context",
+                    0.0,
+                    f"second-hand ('{resale}'){fair}: resale, not counterfeiting",
+                    mark_id,
+                )
+            )
         if nominal:
             score *= 0.3
-            case.signals.append(Signal("context", 0.0, f"'{nominal}': names the brand the goods fit "
-                                       "(nominative use)", mark_id))
+            case.signals.append(
+                Signal(
+                    "context",
+                    0.0,
+                    f"'{nominal}': names the brand the goods fit (nominative use)",
+                    mark_id,
+                )
+            )
         case.score = score
         case.fit = fit
         case.named = hit is not None and hit.kind != "fuzzy"

@@ -12,7 +12,9 @@ _OFFICIAL = re.compile(
 )
 
 
-def is_authorized(client, marketplace: str | None, seller_id: str | None, seller_name: str | None) -> bool:
+def is_authorized(
+    client, marketplace: str | None, seller_id: str | None, seller_name: str | None
+) -> bool:
     return client.is_authorized(marketplace, seller_id, seller_name)
 
 
@@ -26,5 +28,8 @@ def imitation(seller_name: str | None, term_index) -> tuple[str, str] | None:
             continue
         official = _OFFICIAL.search(fold(seller_name))
         how = " and poses as an official shop" if official else ""
-        return mark_id, f"unauthorised seller '{seller_name}' uses the brand name ({hit.describe()}){how}"
+        return (
+            mark_id,
+            f"unauthorised seller '{seller_name}' uses the brand name ({hit.describe()}){how}",
+        )
     return None

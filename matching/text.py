@@ -189,7 +189,9 @@ class TermIndex:
         self.fuzzy_keys = [t.key for t in self.fuzzy_terms]
         self.max_len = max((len(t.key) for t in self.terms), default=0)
         self.words = english_words()
-        self.glue_keys = sorted({t.key for t in self.terms if t.kind == "latin" and len(t.key) >= 4})
+        self.glue_keys = sorted(
+            {t.key for t in self.terms if t.kind == "latin" and len(t.key) >= 4}
+        )
 
     @classmethod
     def from_client(cls, client) -> TermIndex:
@@ -208,22 +210,36 @@ class TermIndex:
                     if a in tok.text:
                         alt = tok.text.replace(a, b)
                         if alt in self.exact:
-                            out.append(_Candidate(alt, tok.start, tok.end, set(tok.disguises) | {"look-alike letters"},
-                                                  1, (alt,)))
+                            out.append(
+                                _Candidate(
+                                    alt,
+                                    tok.start,
+                                    tok.end,
+                                    set(tok.disguises) | {"look-alike letters"},
+                                    1,
+                                    (alt,),
+                                )
+                            )
             # A brand glued to a model number or a word: "Rolex2024", "Crocsclog".
             m = _GLUED_DIGITS.fullmatch(tok.text)
             if m:
                 part = m.group(1) or m.group(4)
-                out.append(_Candidate(part, tok.start, tok.end, set(tok.disguises) - {"leetspeak"}, 1, (part,)))
+                out.append(
+                    _Candidate(
+                        part, tok.start, tok.end, set(tok.disguises) - {"leetspeak"}, 1, (part,)
+                    )
+                )
             elif len(tok.text) >= 7 and tok.text.isalpha():
                 for key in self.glue_keys:
                     rest = None
                     if tok.text.startswith(key):
-                        rest = tok.text[len(key):]
+                        rest = tok.text[len(key) :]
                     elif tok.text.endswith(key):
                         rest = tok.text[: -len(key)]
                     if rest and len(rest) >= 3 and rest in self.words:
-                        out.append(_Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,)))
+                        out.append(
+                            _Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,))
+                        )
         # Token n-grams: multi-word brands written together or apart, brands split up.
         for n in (2, 3, 4):
             for i in range(len(latin) - n + 1):
@@ -231,7 +247,9 @@ class TermIndex:
                 if any(len(doc.original[a.end : b.start]) > 3 for a, b in zip(run, run[1:])):
                     continue
                 plain = "".join(t.text for t in run)
-                leet = "".join(t.leet[0] if t.leet and not t.text.isalpha() else t.text for t in run)
+                leet = "".join(
+                    t.leet[0] if t.leet and not t.text.isalpha() else t.text for t in run
+                )
                 for text in {plain, leet}:
                     if len(text) > self.max_len + 2:
                         continue
@@ -240,7 +258,11 @@ class TermIndex:
                         dis |= t.disguises
                     if text == plain:
                         dis.discard("leetspeak")
-                    out.append(_Candidate(text, run[0].start, run[-1].end, dis, n, tuple(t.text for t in run)))
+                    out.append(
+                        _Candidate(
+                            text, run[0].start, run[-1].end, dis, n, tuple(t.text for t in run)
+                        )
+                    )
         return out
 
     def find(self, text: str, doc: Analysed | None = None) -> dict[str, TextHit]:
@@ -251,7 +273,9 @@ class TermIndex:
         def offer(hit: TextHit) -> None:
             cur = best.get(hit.mark_id)
             if cur is None or (_RANK[hit.kind], hit.distance, hit.is_word) < (
-                _RANK[cur.kind], cur.distance, cur.is_word
+                _RANK[cur.kind],
+                cur.distance,
+                cur.is_word,
             ):
                 best[hit.mark_id] = hit
 
@@ -266,20 +290,49 @@ class TermIndex:
                     c.disguises.add("letters written apart")
                 quote = doc.quote(c.start, c.end)
                 if term.kind == "pinyin":
-                    offer(TextHit(term.mark_id, term.term, quote, "pinyin", start=c.start, end=c.end))
+                    offer(
+                        TextHit(term.mark_id, term.term, quote, "pinyin", start=c.start, end=c.end)
+                    )
                 else:
                     kind = "disguised" if c.disguises else "exact"
-                    offer(TextHit(term.mark_id, term.term, quote, kind, 0, set(c.disguises), start=c.start, end=c.end))
+                    offer(
+                        TextHit(
+                            term.mark_id,
+                            term.term,
+                            quote,
+                            kind,
+                            0,
+                            set(c.disguises),
+                            start=c.start,
+                            end=c.end,
+                        )
+                    )
         if self.cjk and has_cjk(text):
             simple = chinese.to_simplified(doc.folded)
             joined = _CJK_GAP.sub("", simple)
             for term in self.cjk:
                 pos = simple.find(term.key)
                 if pos >= 0:
-                    offer(TextHit(term.mark_id, term.term, term.key, "chinese", start=pos, end=pos + len(term.key)))
+                    offer(
+                        TextHit(
+                            term.mark_id,
+                            term.term,
+                            term.key,
+                            "chinese",
+                            start=pos,
+                            end=pos + len(term.key),
+                        )
+                    )
                 elif len(term.key) > 1 and term.key in joined:
-                    offer(TextHit(term.mark_id, term.term, _spread(term.key, simple), "disguised",
-                                  disguises={"characters written apart"}))
+                    offer(
+                        TextHit(
+                            term.mark_id,
+                            term.term,
+                            _spread(term.key, simple),
+                            "disguised",
+                            disguises={"characters written apart"},
+                        )
+                    )
             self._homophones(simple, offer)
         self._fuzzy(doc, cands, offer)
         return best
@@ -292,23 +345,38 @@ class TermIndex:
             sounds = [s for s in lazy_pinyin(run, errors="ignore")]
             if len(sounds) != len(run):
                 continue
-            for (mark_id, term, chars, syllables) in self.cjk_pinyin:
+            for mark_id, term, chars, syllables in self.cjk_pinyin:
                 n = len(syllables)
                 for i in range(len(run) - n + 1):
                     if sounds[i : i + n] == syllables and run[i : i + n] != chars:
-                        offer(TextHit(mark_id, term, run[i : i + n], "fuzzy", 1, {"same-sounding characters"},
-                                      short=n <= 2))
+                        offer(
+                            TextHit(
+                                mark_id,
+                                term,
+                                run[i : i + n],
+                                "fuzzy",
+                                1,
+                                {"same-sounding characters"},
+                                short=n <= 2,
+                            )
+                        )
                         break
 
     def _fuzzy(self, doc: Analysed, cands: list[_Candidate], offer) -> None:
         if not self.fuzzy_keys:
             return
-        pool = [c for c in cands if len(c.text) >= 3 and c.text.isalpha() and (c.ngram == 1 or len(c.text) >= 8)]
+        pool = [
+            c
+            for c in cands
+            if len(c.text) >= 3 and c.text.isalpha() and (c.ngram == 1 or len(c.text) >= 8)
+        ]
         if not pool:
             return
         texts = sorted({c.text for c in pool})
         # One vectorised call for all candidates against all terms.
-        dist = process.cdist(texts, self.fuzzy_keys, scorer=OSA.distance, score_cutoff=3, dtype=np.int32, workers=1)
+        dist = process.cdist(
+            texts, self.fuzzy_keys, scorer=OSA.distance, score_cutoff=3, dtype=np.int32, workers=1
+        )
         rows, cols = np.nonzero(dist <= 3)
         if not len(rows):
             return
@@ -329,7 +397,15 @@ class TermIndex:
                 is_word = c.ngram == 1 and cand_text in self.words and c.words[0] == cand_text
                 offer(
                     TextHit(
-                        term.mark_id, term.term, doc.quote(c.start, c.end), "fuzzy", d, set(c.disguises),
-                        is_word=is_word, start=c.start, end=c.end, short=len(term.key) <= 5,
+                        term.mark_id,
+                        term.term,
+                        doc.quote(c.start, c.end),
+                        "fuzzy",
+                        d,
+                        set(c.disguises),
+                        is_word=is_word,
+                        start=c.start,
+                        end=c.end,
+                        short=len(term.key) <= 5,
                     )
                 )

@@ -151,7 +151,7 @@ def parse_product_page(
     company = sel.css("[class*=company-name]")
     if company:
         listing.seller_name = clean_text(company[0].css("::text").getall()) or listing.seller_name
-        href = company[0].css("a::attr(href)").get() or company[0].attrib.get("href")
+        href = company[0].css("a::attr(href)").get() or company[0].xpath("@href").get()
         if href:
             listing.store_url = abs_url(href.split("?")[0], page_url)
             # Supplier sites are <name>.en.alibaba.com; mirrors use /company/<id>/.

@@ -173,7 +173,9 @@ def parse_offer_page(text: str, page_url: str) -> dict[str, Any]:
     for raw in sel.css("#dt-tab .tab-trigger::attr(data-imgs)").getall():
         try:
             imgs = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(imgs, dict):
             continue
         url = page_url_abs(imgs.get("original") or imgs.get("preview"), page_url)
         if url and url not in images:

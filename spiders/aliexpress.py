@@ -174,7 +174,7 @@ def parse_item_page(
     shop = sel.css(".shop-name a")
     if shop:
         listing.seller_name = clean_text(shop[0].css("::text").getall()) or listing.seller_name
-        href = shop[0].attrib.get("href", "")
+        href = (shop[0].xpath("@href").get() or "")
         store = re.search(r"/store/([^/?#]+)", href)
         if store:
             listing.seller_id = store.group(1)

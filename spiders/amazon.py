@@ -62,7 +62,7 @@ def _text(sel: Selector, query: str) -> str:
 
 
 def _card(card: Selector, base_url: str, currency: str) -> Listing:
-    asin = (card.attrib.get("data-asin") or "").strip()
+    asin = (card.xpath("@data-asin").get() or "").strip()
     title = (
         # Legacy cards hide "[Sponsored]" inside the h2; data-attribute has the bare title.
         (card.css("h2::attr(data-attribute)").get() or "").strip()
@@ -87,7 +87,7 @@ def _card(card: Selector, base_url: str, currency: str) -> Listing:
         or card.css("img.s-access-image::attr(src)").get()
         or card.css(".s-product-image-container img::attr(src)").get()
     )
-    classes = card.attrib.get("class", "")
+    classes = (card.xpath("@class").get() or "")
     labels = " ".join(
         card.css(
             ".s-label-popover-default ::text, .puis-label-popover-default ::text, h5 ::text"
@@ -131,7 +131,7 @@ def parse_search_page(text: str, base_url: str, currency: str | None = None) -> 
     ):
         raise PageError("no_results_markup", "no Amazon result list on the page")
     return [
-        _card(c, base_url, currency) for c in cards if (c.attrib.get("data-asin") or "").strip()
+        _card(c, base_url, currency) for c in cards if (c.xpath("@data-asin").get() or "").strip()
     ]
 
 
@@ -168,7 +168,7 @@ def parse_product_page(
     seller = sel.css("#sellerProfileTriggerId")
     if seller:
         listing.seller_name = clean_text(seller.css("::text").get()) or None
-        href = seller.attrib.get("href", "")
+        href = (seller.xpath("@href").get() or "")
         seller_id = (parse_qs(urlsplit(href).query).get("seller") or [None])[0]
         if seller_id:
             listing.seller_id = seller_id

@@ -120,9 +120,9 @@ def _dom_fallback(text: str, base_url: str) -> list[Listing]:
     out: list[Listing] = []
     seen: set[str] = set()
     for link in sel.css("a[href*='/product/']"):
-        href = link.attrib.get("href", "")
+        href = (link.xpath("@href").get() or "")
         m = re.search(r"/product/[^/]+/(\d+)\.html", href)
-        title = clean_text(link.css("::text").getall()) or link.attrib.get("title", "")
+        title = clean_text(link.css("::text").getall()) or (link.xpath("@title").get() or "")
         if not m or m.group(1) in seen or len(title) < 5:
             continue
         seen.add(m.group(1))

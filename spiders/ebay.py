@@ -190,7 +190,7 @@ class EbaySpider(MarketSpider):
 
     def has_next_page(self, response: Any, listings: list[Listing]) -> bool:
         nxt = response.css("a.pagination__next")
-        return bool(listings) and bool(nxt) and nxt.attrib.get("aria-disabled") != "true"
+        return bool(listings) and bool(nxt) and nxt.xpath("@aria-disabled").get() != "true"
 
     def needs_product_page(self, listing: Listing) -> bool:
         return not listing.seller_id

@@ -69,7 +69,7 @@ def parse_search_page(
     if selectors.item.startswith("json:"):
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise PageError("broken_json", str(exc)[:80]) from None
         items = _json_path(data, selectors.item[5:])
         if not isinstance(items, list):

@@ -53,7 +53,7 @@ def parse_search_page(text: str, page_url: str) -> list[Listing]:
         raise PageError("no_result_list", "no #J_goodsList on page")
     out: list[Listing] = []
     for li in sel.css("#J_goodsList li.gl-item"):
-        sku = (li.attrib.get("data-sku") or "").strip()
+        sku = (li.xpath("@data-sku").get() or "").strip()
         if not sku:
             continue
         link = li.css(".p-name a::attr(href)").get() or li.css(".p-img a::attr(href)").get()
@@ -64,7 +64,7 @@ def parse_search_page(text: str, page_url: str) -> list[Listing]:
         price, _ = parse_price(price_text, CNY)
         img = li.css(".p-img img")
         image = (
-            page_url_abs(img.attrib.get("data-lazy-img") or img.attrib.get("src"), page_url)
+            page_url_abs(img.xpath("@data-lazy-img").get() or img.xpath("@src").get(), page_url)
             if img
             else None
         )
@@ -85,14 +85,14 @@ def parse_search_page(text: str, page_url: str) -> list[Listing]:
                 currency=CNY if price is not None else None,
                 price_text=price_text,
                 seller_id=li.css(".p-img div::attr(data-venid)").get()
-                or li.attrib.get("data-venid")
+                or li.xpath("@data-venid").get()
                 or None,
-                seller_name=(shop.attrib.get("title") or strip_highlight(shop.get()))
+                seller_name=(shop.xpath("@title").get() or strip_highlight(shop.get()))
                 if shop
                 else None,
-                store_url=page_url_abs(shop.attrib.get("href"), page_url) if shop else None,
+                store_url=page_url_abs(shop.xpath("@href").get(), page_url) if shop else None,
                 image_urls=[image] if image else [],
-                is_ad="广告" in promo or li.attrib.get("data-type") == "ad",
+                is_ad="广告" in promo or li.xpath("@data-type").get() == "ad",
                 page_url=page_url,
             )
         )

@@ -113,7 +113,7 @@ def parse_p4p_ads(
         return []
     try:
         data = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
+    except (ValueError, RecursionError):
         return []
     out = []
     for slot in ("right", "bottom"):
@@ -200,16 +200,16 @@ def parse_search_dom(text: str, page_url: str, marketplace: str = "taobao") -> l
                 price=price,
                 currency=CNY if price is not None else None,
                 price_text=price_text,
-                seller_id=shop.attrib.get("data-userid") if shop else None,
+                seller_id=shop.xpath("@data-userid").get() if shop else None,
                 seller_name=(shop.css("span:last-child::text").get() or "").strip() or None
                 if shop
                 else None,
-                store_url=page_url_abs(shop.attrib.get("href"), page_url) if shop else None,
+                store_url=page_url_abs(shop.xpath("@href").get(), page_url) if shop else None,
                 image_urls=[image] if image else [],
                 location=(item.css("div.location::text").get() or "").strip() or None,
                 sales=parse_count(item.css("div.deal-cnt::text").get()),
-                is_ad="p4p" in (item.attrib.get("class") or "")
-                or item.attrib.get("data-category") == "p4p",
+                is_ad="p4p" in (item.xpath("@class").get() or "")
+                or item.xpath("@data-category").get() == "p4p",
                 page_url=page_url,
             )
         )

@@ -26,8 +26,13 @@ products:
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crawler.cli", "score", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "score", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_scores_in_order_and_skips_bad_lines(tmp_path: Path) -> None:
@@ -37,10 +42,19 @@ def test_scores_in_order_and_skips_bad_lines(tmp_path: Path) -> None:
         "{not json",
         json.dumps({"id": "b", "title": "Ceramic flower pot"}),
         json.dumps({"title": "no id here"}),
-        json.dumps({"id": "c", "title": "D.Y.S.O.N cordless vacuum", "price": 80, "images": ["missing.jpg"]}),
+        json.dumps(
+            {
+                "id": "c",
+                "title": "D.Y.S.O.N cordless vacuum",
+                "price": 80,
+                "images": ["missing.jpg"],
+            }
+        ),
     ]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    res = run("--config", "markwatch.yaml", "--listings", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    res = run(
+        "--config", "markwatch.yaml", "--listings", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path
+    )
     assert res.returncode == 0, res.stderr
     assert "in.jsonl:2:" in res.stderr and "invalid JSON" in res.stderr
     assert "in.jsonl:4:" in res.stderr and "'id'" in res.stderr
@@ -56,9 +70,13 @@ def test_scores_in_order_and_skips_bad_lines(tmp_path: Path) -> None:
 
 
 def test_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
-    (tmp_path / "markwatch.yaml").write_text("client: {name: X}\nmarks: []\nbogus: 1\n", encoding="utf-8")
+    (tmp_path / "markwatch.yaml").write_text(
+        "client: {name: X}\nmarks: []\nbogus: 1\n", encoding="utf-8"
+    )
     (tmp_path / "in.jsonl").write_text('{"id": "a", "title": "x"}\n', encoding="utf-8")
-    res = run("--config", "markwatch.yaml", "--listings", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    res = run(
+        "--config", "markwatch.yaml", "--listings", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path
+    )
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "markwatch.yaml" in res.stderr
     assert not (tmp_path / "out.jsonl").exists()
@@ -66,11 +84,15 @@ def test_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
 
 def test_unreadable_input_exits_2(tmp_path: Path) -> None:
     (tmp_path / "markwatch.yaml").write_text(CLIENT, encoding="utf-8")
-    res = run("--config", "markwatch.yaml", "--listings", "nope.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    res = run(
+        "--config", "markwatch.yaml", "--listings", "nope.jsonl", "--out", "out.jsonl", cwd=tmp_path
+    )
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "nope.jsonl" in res.stderr
     (tmp_path / "dir.jsonl").mkdir()
-    res = run("--config", "markwatch.yaml", "--listings", "dir.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    res = run(
+        "--config", "markwatch.yaml", "--listings", "dir.jsonl", "--out", "out.jsonl", cwd=tmp_path
+    )
     assert res.returncode == 2
 
 
@@ -79,9 +101,24 @@ def test_many_listings_use_the_worker_pool_and_keep_order(tmp_path: Path) -> Non
     titles = ["Dyson vacuum replica", "Garden hose 20m", "戴森吹风机 高仿", "Yoga mat"]
     with (tmp_path / "in.jsonl").open("w", encoding="utf-8") as f:
         for i in range(300):
-            f.write(json.dumps({"id": f"id{i}", "title": titles[i % 4], "price": 20}, ensure_ascii=False) + "\n")
-    res = run("--config", "markwatch.yaml", "--listings", "in.jsonl", "--out", "out.jsonl", "--workers", "2",
-              cwd=tmp_path)
+            f.write(
+                json.dumps(
+                    {"id": f"id{i}", "title": titles[i % 4], "price": 20}, ensure_ascii=False
+                )
+                + "\n"
+            )
+    res = run(
+        "--config",
+        "markwatch.yaml",
+        "--listings",
+        "in.jsonl",
+        "--out",
+        "out.jsonl",
+        "--workers",
+        "2",
+        "--no-images",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in out] == [f"id{i}" for i in range(300)]

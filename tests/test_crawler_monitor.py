@@ -191,3 +191,19 @@ def test_daemon_runs_cycles_and_stops_cleanly_on_sigterm(client_file: Path, tmp_
     with db.session_scope(url) as s:
         # SIGTERM let the cycle finish: no run is left half-done.
         assert s.scalar(select(func.count()).select_from(m.CrawlRun).where(m.CrawlRun.status == "running")) == 0
+
+
+def test_zero_results_after_results_is_a_health_warning(client_file: Path, tmp_path: Path, market):
+    client = load_client(client_file)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    first = run_cycle(client, url, marketplaces=["aliexpress"], evidence=False)
+    assert first.health == [] and first.markets[0].items > 0
+    saved = market.catalogue
+    market.catalogue = [item for item in saved if item["marketplace"] != "aliexpress"]
+    try:
+        second = run_cycle(client, url, marketplaces=["aliexpress"], evidence=False)
+    finally:
+        market.catalogue = saved
+    assert second.markets[0].status == "ok" and second.markets[0].items == 0
+    assert [(e["marketplace"], e["kind"]) for e in second.health] == [("aliexpress", "zero_results")]
+    assert "selectors may be broken" in second.health[0]["detail"]

@@ -26,8 +26,8 @@ import yaml
 from sqlalchemy import func, select
 
 from crawler import db
-from crawler import models as m
 from crawler import distributed as dist
+from crawler import models as m
 from crawler.marketplace_server import MarketplaceServer
 from tests.conftest import MARKWATCH, run_cli
 
@@ -35,10 +35,11 @@ REDIS = os.environ.get("MARKWATCH_TEST_REDIS")
 PG = os.environ.get("MARKWATCH_TEST_PG")
 
 pytestmark = pytest.mark.skipif(
-    not (REDIS and PG), reason="MARKWATCH_TEST_REDIS / MARKWATCH_TEST_PG not set (make test starts them)"
+    not (REDIS and PG),
+    reason="MARKWATCH_TEST_REDIS / MARKWATCH_TEST_PG not set (make test starts them)",
 )
 
-ITEMS = 48  # aliexpress shows 4 per page: 12 pages per search term
+ITEMS = 32  # aliexpress shows 4 per page: 8 pages per search term
 TERMS = ["ACME", "akme", "ACME controller", "akme controller"]
 
 
@@ -69,9 +70,14 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggingMarket]:
         Image.new("RGB", (64, 64), (60 * i, 90, 150)).save(images / f"p{i}.png")
     catalogue = [
         {
-            "marketplace": "aliexpress", "listing_id": str(1005000000 + i),
-            "title": f"ACME akme wireless controller {i}", "price": 9.5 + i, "currency": "USD",
-            "seller_id": f"s{i % 5}", "seller_name": f"Shop {i % 5}", "image": f"p{i % 3}.png",
+            "marketplace": "aliexpress",
+            "listing_id": str(1005000000 + i),
+            "title": f"ACME akme wireless controller {i}",
+            "price": 9.5 + i,
+            "currency": "USD",
+            "seller_id": f"s{i % 5}",
+            "seller_name": f"Shop {i % 5}",
+            "image": f"p{i % 3}.png",
             "description": "game controller",
         }
         for i in range(ITEMS)
@@ -102,14 +108,32 @@ def store() -> Iterator[str]:
 def client_file(tmp_path: Path, market: LoggingMarket) -> Path:
     data = {
         "client": {"name": "Acme Games Ltd."},
-        "marks": [{
-            "id": "acme", "type": "trademark", "title": "ACME", "terms": ["ACME", "akme"],
-            "keywords": ["controller"],
-            "registrations": [{"number": "1", "country": "CN", "valid_from": "2020-01-01",
-                               "valid_until": "2030-01-01"}],
-        }],
-        "marketplaces": {"aliexpress": {"base_url": market.url("aliexpress"), "max_pages": 20,
-                                        "download_delay": 0, "concurrency": 2}},
+        "marks": [
+            {
+                "id": "acme",
+                "type": "trademark",
+                "title": "ACME",
+                "terms": ["ACME", "akme"],
+                "keywords": ["controller"],
+                "registrations": [
+                    {
+                        "number": "1",
+                        "country": "CN",
+                        "valid_from": "2020-01-01",
+                        "valid_until": "2030-01-01",
+                    }
+                ],
+            }
+        ],
+        "marketplaces": {
+            "aliexpress": {
+                "base_url": market.url("aliexpress"),
+                "max_pages": 20,
+                "download_delay": 0,
+                # One request at a time per worker: both workers surely get a share.
+                "concurrency": 1,
+            }
+        },
     }
     path = tmp_path / "markwatch.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -117,18 +141,34 @@ def client_file(tmp_path: Path, market: LoggingMarket) -> Path:
 
 
 def _args(client_file: Path, store: str, tmp_path: Path) -> list[str]:
-    return ["--config", str(client_file), "--redis", str(REDIS), "--db", store, "--data-dir", str(tmp_path / "data")]
+    return [
+        "--config",
+        str(client_file),
+        "--redis",
+        str(REDIS),
+        "--db",
+        store,
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
 
 
-def _worker(args: list[str], tmp_path: Path, name: str, *, lease: float, idle: float) -> subprocess.Popen:
-    log = open(tmp_path / f"{name}.log", "w")  # a file, not a pipe: a chatty worker never blocks
-    return subprocess.Popen(
-        [str(MARKWATCH), "worker", *args, "--idle-timeout", str(idle), "--lease", str(lease)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MARKWATCH_LOG_LEVEL": "ERROR"},
-    )
+def _worker(
+    args: list[str], tmp_path: Path, name: str, *, lease: float, idle: float
+) -> subprocess.Popen:
+    # A file, not a pipe: a chatty worker never blocks on a full pipe.
+    with open(tmp_path / f"{name}.log", "w") as log:
+        return subprocess.Popen(
+            [str(MARKWATCH), "worker", *args, "--idle-timeout", str(idle), "--lease", str(lease)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "MARKWATCH_LOG_LEVEL": "ERROR"},
+        )
 
 
-def _wait_workers(queue: redis.Redis, n: int, procs: list[subprocess.Popen], tmp_path: Path) -> list[str]:
+def _wait_workers(
+    queue: redis.Redis, n: int, procs: list[subprocess.Popen], tmp_path: Path
+) -> list[str]:
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
         alive = dist.live_workers(queue)
@@ -160,14 +200,31 @@ def _run_rows(store: str) -> tuple[m.CrawlRun, int, int, dict[str, int]]:
         distinct = s.scalar(select(func.count(func.distinct(m.Listing.listing_id))))
         assert listings == distinct
         per_listing = dict(
-            s.execute(select(m.Sighting.listing_pk, func.count()).where(m.Sighting.run_id == run.id)
-                      .group_by(m.Sighting.listing_pk)).all()
+            s.execute(
+                select(m.Sighting.listing_pk, func.count())
+                .where(m.Sighting.run_id == run.id)
+                .group_by(m.Sighting.listing_pk)
+            ).all()
         )
         return run, listings, len(per_listing), {str(k): v for k, v in per_listing.items()}
 
 
+def _held_by(queue: redis.Redis, worker_id: str) -> list[str]:
+    """URLs of the requests `worker_id` holds in flight."""
+    held = []
+    for value in queue.hvals(dist.processing_key("aliexpress")):
+        wid, request = dist.decode_processing(value)
+        if wid == worker_id:
+            held.append(request["url"])
+    return held
+
+
 def _worker_pages(run: m.CrawlRun) -> dict[str, int]:
-    return {k.split("/")[1]: v for k, v in run.stats.items() if k.startswith("workers/") and k.endswith("/pages")}
+    return {
+        k.split("/")[1]: v
+        for k, v in run.stats.items()
+        if k.startswith("workers/") and k.endswith("/pages")
+    }
 
 
 def test_two_workers_split_the_pages_and_store_each_listing_once(
@@ -180,18 +237,27 @@ def test_two_workers_split_the_pages_and_store_each_listing_once(
     # own once idle for --idle-timeout seconds.
     seeder = subprocess.Popen(
         [str(MARKWATCH), "run", "--distributed", *args, "--no-evidence", "--drain-timeout", "90"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     workers: list[subprocess.Popen] = []
     try:
         deadline = time.monotonic() + 30
-        while not queue.zcard(dist.queue_key("aliexpress")) and seeder.poll() is None and time.monotonic() < deadline:
+        while (
+            not queue.zcard(dist.queue_key("aliexpress"))
+            and seeder.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         workers = [_worker(args, tmp_path, f"w{i}", lease=10, idle=2) for i in range(2)]
         output, _ = seeder.communicate(timeout=120)
         assert seeder.returncode == 0, output[-3000:]
         assert [w.wait(30) for w in workers] == [0, 0]
-        ids = [re.search(r"worker (\S+): serving", (tmp_path / f"w{i}.log").read_text()).group(1) for i in range(2)]
+        ids = [
+            re.search(r"worker (\S+): serving", (tmp_path / f"w{i}.log").read_text()).group(1)
+            for i in range(2)
+        ]
     finally:
         _stop([seeder, *workers])
     run, listings, sighted, per_listing = _run_rows(store)
@@ -207,7 +273,10 @@ def test_two_workers_split_the_pages_and_store_each_listing_once(
     assert len(searches) == len(set(searches)) == run.pages
     with db.session_scope(store) as s:
         assessed = s.scalar(select(func.count(func.distinct(m.AssessmentRow.listing_pk))))
-    assert assessed == ITEMS  # the monitoring pipelines ran in the workers
+        assessments = s.scalar(select(func.count()).select_from(m.AssessmentRow))
+    # The monitoring pipelines ran in the workers, each listing assessed once although
+    # both workers stored most listings (each shows up under several search terms).
+    assert assessed == assessments == ITEMS
     assert not queue.exists(dist.queue_key("aliexpress"), dist.processing_key("aliexpress"))
 
 
@@ -215,42 +284,93 @@ def test_killed_worker_requests_are_crawled_by_the_other(
     queue: redis.Redis, store: str, client_file: Path, tmp_path: Path, market: LoggingMarket
 ):
     args = _args(client_file, store, tmp_path)
-    market.search_delay = 0.2  # pages stay in flight long enough to kill a worker holding some
+    market.search_delay = 0.1  # pages stay in flight long enough to kill a worker holding some
     victim = _worker(args, tmp_path, "victim", lease=2, idle=0)
     survivor = _worker(args, tmp_path, "survivor", lease=2, idle=0)
+    seeder: subprocess.Popen | None = None
     try:
         _wait_workers(queue, 2, [victim, survivor], tmp_path)
-        victim_id = re.search(r"worker (\S+): serving", (tmp_path / "victim.log").read_text()).group(1)
+        victim_id = re.search(
+            r"worker (\S+): serving", (tmp_path / "victim.log").read_text()
+        ).group(1)
         seeder = subprocess.Popen(
-            [str(MARKWATCH), "run", "--distributed", *args, "--no-evidence", "--drain-timeout", "90"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                str(MARKWATCH),
+                "run",
+                "--distributed",
+                *args,
+                "--no-evidence",
+                "--drain-timeout",
+                "90",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
-        held: list[str] = []
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not held:
-            for value in queue.hvals(dist.processing_key("aliexpress")):
-                wid, request = dist.decode_processing(value)
-                if wid == victim_id:
-                    held.append(request["url"])
+        while time.monotonic() < deadline and not _held_by(queue, victim_id):
             time.sleep(0.02)
-        assert held, "the victim never held a request"
         victim.send_signal(signal.SIGKILL)
         killed_at = time.time()
         victim.wait(10)
+        # What it held when it died (its lease has not run out yet, so nothing is reaped).
+        held = _held_by(queue, victim_id)
+        assert held, "the victim held no request when it was killed"
         output, _ = seeder.communicate(timeout=120)
         assert seeder.returncode == 0, output[-3000:]
         survivor.send_signal(signal.SIGTERM)  # a graceful stop
         assert survivor.wait(30) == 0
     finally:
-        _stop([victim, survivor])
+        _stop([p for p in (seeder, victim, survivor) if p is not None])
     run, listings, sighted, per_listing = _run_rows(store)
     assert listings == ITEMS and sighted == ITEMS and set(per_listing.values()) == {1}
     assert run.status == "ok"
     # What the victim held when it died was fetched again afterwards, by the survivor.
     again = set(market.search_paths(since=killed_at))
-    assert {u.split("/aliexpress", 1)[1] for u in held} <= {p.split("/aliexpress", 1)[1] for p in again}
+    assert {u.split("/aliexpress", 1)[1] for u in held} <= {
+        p.split("/aliexpress", 1)[1] for p in again
+    }
     pages = _worker_pages(run)
     assert any(n > 0 for w, n in pages.items() if w != victim_id), pages
+
+
+def test_blocked_marketplace_ends_the_run_as_blocked(
+    queue: redis.Redis, store: str, client_file: Path, tmp_path: Path, market: LoggingMarket
+):
+    args = _args(client_file, store, tmp_path)
+    market.search_delay = 0.0
+    market.block("aliexpress", "akamai")
+    worker: subprocess.Popen | None = None
+    seeder: subprocess.Popen | None = None
+    try:
+        seeder = subprocess.Popen(
+            [
+                str(MARKWATCH),
+                "run",
+                "--distributed",
+                *args,
+                "--no-evidence",
+                "--drain-timeout",
+                "60",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        worker = _worker(args, tmp_path, "w", lease=10, idle=0)
+        out, err = seeder.communicate(timeout=90)
+        # The worker's only crawler stopped at the block: the worker ends (a service
+        # manager starts it again).
+        assert worker.wait(30) == 0
+    finally:
+        market.unblock("aliexpress")
+        _stop([p for p in (seeder, worker) if p is not None])
+    assert seeder.returncode == 1, out[-2000:] + err[-2000:]
+    assert "aliexpress blocked" in err
+    with db.session_scope(store) as s:
+        run = s.scalars(select(m.CrawlRun)).one()
+        assert run.status == "blocked" and run.reason
+    assert not queue.exists(dist.queue_key("aliexpress"), dist.processing_key("aliexpress"))
 
 
 def test_reliable_queue_returns_a_dead_workers_requests(queue: redis.Redis):
@@ -263,10 +383,14 @@ def test_reliable_queue_returns_a_dead_workers_requests(queue: redis.Redis):
     spider = Probe()
     q = dist.ReliableQueue(queue, spider, dist.queue_key("probe"))
     for i in range(3):
-        q.push(scrapy.Request(f"http://example.test/{i}", callback=spider.parse, meta={dist.RUN_META: 7}))
+        q.push(
+            scrapy.Request(
+                f"http://example.test/{i}", callback=spider.parse, meta={dist.RUN_META: 7}
+            )
+        )
     q.worker_id = "alpha"
     queue.set(dist.worker_key("alpha"), "1")
-    (t1, r1), (t2, _) = q.pop_tracked(), q.pop_tracked()
+    (t1, r1), _ = q.pop_tracked(), q.pop_tracked()
     assert r1.meta[dist.RUN_META] == 7 and r1.callback == spider.parse
     assert dist.queue_state(queue, ["probe"]) == {"probe": (1, 2)}
     other = dist.ReliableQueue(queue, spider, dist.queue_key("probe"))
@@ -298,17 +422,39 @@ def _one_line_failure(out: subprocess.CompletedProcess, needle: str) -> None:
 
 def test_unreachable_redis_is_one_line(client_file: Path, store: str):
     bad = f"redis://127.0.0.1:{_closed_port()}/0"
-    _one_line_failure(run_cli("worker", "--config", str(client_file), "--redis", bad, "--db", store), "cannot reach Redis")
     _one_line_failure(
-        run_cli("run", "--distributed", "--config", str(client_file), "--redis", bad, "--db", store), "cannot reach Redis"
+        run_cli("worker", "--config", str(client_file), "--redis", bad, "--db", store),
+        "cannot reach Redis",
+    )
+    _one_line_failure(
+        run_cli(
+            "run", "--distributed", "--config", str(client_file), "--redis", bad, "--db", store
+        ),
+        "cannot reach Redis",
     )
 
 
 def test_unreachable_postgresql_is_one_line(client_file: Path, queue: redis.Redis):
     bad = f"postgresql://markwatch@127.0.0.1:{_closed_port()}/markwatch"
-    _one_line_failure(run_cli("worker", "--config", str(client_file), "--redis", str(REDIS), "--db", bad), "database error")
     _one_line_failure(
-        run_cli("run", "--distributed", "--config", str(client_file), "--redis", str(REDIS), "--db", bad),
+        run_cli("worker", "--config", str(client_file), "--redis", str(REDIS), "--db", bad),
+        "database error",
+    )
+    _one_line_failure(
+        run_cli(
+            "run", "--distributed", "--config", str(client_file), "--redis", str(REDIS), "--db", bad
+        ),
         "database error",
     )
     assert not queue.exists(dist.LOCK_KEY)  # a failed start leaves no lock behind
+
+
+def test_overlapping_distributed_cycles_are_refused(
+    queue: redis.Redis, store: str, client_file: Path, tmp_path: Path
+):
+    queue.set(dist.LOCK_KEY, "another-cycle")
+    out = run_cli("run", "--distributed", *_args(client_file, store, tmp_path))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "another markwatch cycle is running" in out.stderr
+    assert queue.get(dist.LOCK_KEY) == b"another-cycle"  # not taken over, not released
+    assert not queue.exists(dist.queue_key("aliexpress"))  # nothing seeded

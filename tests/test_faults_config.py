@@ -40,69 +40,206 @@ def _set(data: dict, path: str, value: Any) -> None:
 BROKEN: list[tuple[str, list[tuple[str, Any]], str, str]] = [
     ("unknown-client-key", [("client.nmae", "x")], "client.nmae", "unknown key"),
     ("unknown-contact-key", [("client.contact.fax", "1")], "client.contact.fax", "unknown key"),
-    ("unknown-document-key", [("client.documents.license", "docs/business-license.pdf")],
-     "client.documents.license", "unknown key"),
-    ("unknown-registration-key", [("marks.0.registrations.0.numbr", "1")], "marks[0].registrations[0].numbr",
-     "unknown key"),
+    (
+        "unknown-document-key",
+        [("client.documents.license", "docs/business-license.pdf")],
+        "client.documents.license",
+        "unknown key",
+    ),
+    (
+        "unknown-registration-key",
+        [("marks.0.registrations.0.numbr", "1")],
+        "marks[0].registrations[0].numbr",
+        "unknown key",
+    ),
     ("unknown-product-key", [("products.0.price", 3)], "products[0].price", "unknown key"),
-    ("unknown-seller-key", [("authorized_sellers.0.shop", "x")], "authorized_sellers[0].shop", "unknown key"),
-    ("unknown-rates-key", [("exchange_rates.rate", {"EUR": 1})], "exchange_rates.rate", "unknown key"),
-    ("unknown-marketplace-key", [("marketplaces.aliexpress.max_page", 3)], "marketplaces.aliexpress.max_page",
-     "unknown key"),
-    ("unknown-alert-key", [("alerts", [{"url": "json://localhost", "to": "x"}])], "alerts[0].to", "unknown key"),
-    ("unknown-thresholds-key", [("thresholds", {"counterfit": 0.7})], "thresholds.counterfit", "unknown key"),
+    (
+        "unknown-seller-key",
+        [("authorized_sellers.0.shop", "x")],
+        "authorized_sellers[0].shop",
+        "unknown key",
+    ),
+    (
+        "unknown-rates-key",
+        [("exchange_rates.rate", {"EUR": 1})],
+        "exchange_rates.rate",
+        "unknown key",
+    ),
+    (
+        "unknown-marketplace-key",
+        [("marketplaces.aliexpress.max_page", 3)],
+        "marketplaces.aliexpress.max_page",
+        "unknown key",
+    ),
+    (
+        "unknown-alert-key",
+        [("alerts", [{"url": "json://localhost", "to": "x"}])],
+        "alerts[0].to",
+        "unknown key",
+    ),
+    (
+        "unknown-thresholds-key",
+        [("thresholds", {"counterfit": 0.7})],
+        "thresholds.counterfit",
+        "unknown key",
+    ),
     ("empty-client-name", [("client.name", "")], "client.name", "at least 1"),
     ("client-not-mapping", [("client", "Lumora")], "client", ""),
     ("missing-mark-title", [("marks.0.title", DELETE)], "marks[0].title", "missing"),
-    ("missing-registration-number", [("marks.0.registrations.0.number", DELETE)],
-     "marks[0].registrations[0].number", "missing"),
-    ("bad-valid-from", [("marks.0.registrations.0.valid_from", "2021-13-40")],
-     "marks[0].registrations[0].valid_from", "date"),
+    (
+        "missing-registration-number",
+        [("marks.0.registrations.0.number", DELETE)],
+        "marks[0].registrations[0].number",
+        "missing",
+    ),
+    (
+        "bad-valid-from",
+        [("marks.0.registrations.0.valid_from", "2021-13-40")],
+        "marks[0].registrations[0].valid_from",
+        "date",
+    ),
     ("bad-protect-until", [("marks.0.protect_until", "never")], "marks[0].protect_until", "date"),
     ("class-not-number", [("marks.0.classes", ["nine"])], "marks[0].classes[0]", "whole number"),
     ("class-zero", [("marks.0.classes", [0])], "marks[0].classes[0]", ">= 1"),
     ("empty-term", [("marks.0.terms", ["", "Lumora"])], "marks[0].terms[0]", "at least 1"),
-    ("empty-keyword", [("marks.0.keywords", ["earbuds", ""])], "marks[0].keywords[1]", "at least 1"),
+    (
+        "empty-keyword",
+        [("marks.0.keywords", ["earbuds", ""])],
+        "marks[0].keywords[1]",
+        "at least 1",
+    ),
     ("registrations-not-list", [("marks.0.registrations", "CN")], "marks[0].registrations", "list"),
-    ("mark-images-not-list", [("marks.1.images", "marks/lumora-logo.png")], "marks[1].images", "list"),
-    ("duplicate-product-id", [("products.1.id", "lumora-buds")], "products[1].id", "duplicate product id"),
+    (
+        "mark-images-not-list",
+        [("marks.1.images", "marks/lumora-logo.png")],
+        "marks[1].images",
+        "list",
+    ),
+    (
+        "duplicate-product-id",
+        [("products.1.id", "lumora-buds")],
+        "products[1].id",
+        "duplicate product id",
+    ),
     ("missing-product-name", [("products.0.name", DELETE)], "products[0].name", "missing"),
-    ("missing-product-image", [("products.0.images", ["products/nope.jpg"])], "products[0].images", "not found"),
+    (
+        "missing-product-image",
+        [("products.0.images", ["products/nope.jpg"])],
+        "products[0].images",
+        "not found",
+    ),
     ("products-not-list", [("products", {"id": "x"})], "products", "list"),
     ("msrp-zero", [("products.1.msrp", 0)], "products[1].msrp", "> 0"),
-    ("empty-seller-marketplace", [("authorized_sellers.1.marketplace", "")], "authorized_sellers[1].marketplace",
-     "at least 1"),
+    (
+        "empty-seller-marketplace",
+        [("authorized_sellers.1.marketplace", "")],
+        "authorized_sellers[1].marketplace",
+        "at least 1",
+    ),
     ("bad-rates-base", [("exchange_rates.base", "DOLLAR")], "exchange_rates.base", "ISO 4217"),
-    ("negative-rate", [("exchange_rates.rates", {"CNY": -0.1, "EUR": 1.08})], "exchange_rates.rates.CNY", "> 0"),
+    (
+        "negative-rate",
+        [("exchange_rates.rates", {"CNY": -0.1, "EUR": 1.08})],
+        "exchange_rates.rates.CNY",
+        "> 0",
+    ),
     ("rates-not-mapping", [("exchange_rates.rates", [0.138])], "exchange_rates.rates", "mapping"),
-    ("max-pages-too-many", [("marketplaces.aliexpress.max_pages", 101)], "marketplaces.aliexpress.max_pages",
-     "<= 100"),
-    ("concurrency-zero", [("marketplaces.taobao.concurrency", 0)], "marketplaces.taobao.concurrency", ">= 1"),
-    ("concurrency-too-high", [("marketplaces.dhgate.concurrency", 65)], "marketplaces.dhgate.concurrency", "<= 64"),
-    ("negative-delay", [("marketplaces.amazon.download_delay", -1)], "marketplaces.amazon.download_delay", ">= 0"),
-    ("interval-zero", [("marketplaces.ebay.interval_hours", 0)], "marketplaces.ebay.interval_hours", "> 0"),
-    ("robots-not-bool", [("marketplaces.ebay.obey_robots", "perhaps")], "marketplaces.ebay.obey_robots",
-     "true or false"),
-    ("browser-not-bool", [("marketplaces.amazon.use_browser", "maybe")], "marketplaces.amazon.use_browser",
-     "true or false"),
-    ("marketplace-not-mapping", [("marketplaces.aliexpress", ["x"])], "marketplaces.aliexpress", ""),
-    ("base-url-not-url", [("marketplaces.dhgate.base_url", "www.dhgate.com")], "marketplaces.dhgate.base_url",
-     "http"),
-    ("unknown-selector", [("marketplaces.shop", {"search_url": "https://shop.example/s?q={term}",
-                                                 "selectors": {"item": "li", "id": "a", "title": "h2",
-                                                               "titel": "h3"}})],
-     "marketplaces.shop.selectors.titel", "unknown key"),
+    (
+        "max-pages-too-many",
+        [("marketplaces.aliexpress.max_pages", 101)],
+        "marketplaces.aliexpress.max_pages",
+        "<= 100",
+    ),
+    (
+        "concurrency-zero",
+        [("marketplaces.taobao.concurrency", 0)],
+        "marketplaces.taobao.concurrency",
+        ">= 1",
+    ),
+    (
+        "concurrency-too-high",
+        [("marketplaces.dhgate.concurrency", 65)],
+        "marketplaces.dhgate.concurrency",
+        "<= 64",
+    ),
+    (
+        "negative-delay",
+        [("marketplaces.amazon.download_delay", -1)],
+        "marketplaces.amazon.download_delay",
+        ">= 0",
+    ),
+    (
+        "interval-zero",
+        [("marketplaces.ebay.interval_hours", 0)],
+        "marketplaces.ebay.interval_hours",
+        "> 0",
+    ),
+    (
+        "robots-not-bool",
+        [("marketplaces.ebay.obey_robots", "perhaps")],
+        "marketplaces.ebay.obey_robots",
+        "true or false",
+    ),
+    (
+        "browser-not-bool",
+        [("marketplaces.amazon.use_browser", "maybe")],
+        "marketplaces.amazon.use_browser",
+        "true or false",
+    ),
+    (
+        "marketplace-not-mapping",
+        [("marketplaces.aliexpress", ["x"])],
+        "marketplaces.aliexpress",
+        "",
+    ),
+    (
+        "base-url-not-url",
+        [("marketplaces.dhgate.base_url", "www.dhgate.com")],
+        "marketplaces.dhgate.base_url",
+        "http",
+    ),
+    (
+        "unknown-selector",
+        [
+            (
+                "marketplaces.shop",
+                {
+                    "search_url": "https://shop.example/s?q={term}",
+                    "selectors": {"item": "li", "id": "a", "title": "h2", "titel": "h3"},
+                },
+            )
+        ],
+        "marketplaces.shop.selectors.titel",
+        "unknown key",
+    ),
     ("alert-not-url", [("alerts", [{"url": "nonsense"}])], "alerts[0].url", "apprise URL"),
     ("alert-missing-url", [("alerts", [{"min_verdict": "review"}])], "alerts[0].url", "missing"),
     ("alerts-not-list", [("alerts", "json://localhost")], "alerts", "list"),
-    ("threshold-above-one", [("thresholds", {"counterfeit": 1.5})], "thresholds.counterfeit", "<= 1"),
+    (
+        "threshold-above-one",
+        [("thresholds", {"counterfeit": 1.5})],
+        "thresholds.counterfeit",
+        "<= 1",
+    ),
     ("threshold-not-number", [("thresholds", {"review": "high"})], "thresholds.review", "number"),
-    ("missing-translation", [("client.documents.translations", ["docs/nope-en.pdf"])],
-     "client.documents.translations", "not found"),
-    ("missing-power-of-attorney", [("client.documents.power_of_attorney", "docs/gone.pdf")],
-     "client.documents.power_of_attorney", "not found"),
-    ("bad-registration-country-type", [("marks.0.registrations.0.country", 86)],
-     "marks[0].registrations[0].country", ""),
+    (
+        "missing-translation",
+        [("client.documents.translations", ["docs/nope-en.pdf"])],
+        "client.documents.translations",
+        "not found",
+    ),
+    (
+        "missing-power-of-attorney",
+        [("client.documents.power_of_attorney", "docs/gone.pdf")],
+        "client.documents.power_of_attorney",
+        "not found",
+    ),
+    (
+        "bad-registration-country-type",
+        [("marks.0.registrations.0.country", 86)],
+        "marks[0].registrations[0].country",
+        "",
+    ),
 ]
 
 # Broken before validation even starts (YAML level), with the words the line must contain.
@@ -155,8 +292,9 @@ def test_cases_are_new_and_many():
     assert len(BROKEN) + len(UNPARSEABLE) >= 50
 
 
-def test_every_broken_file_gives_a_distinct_line_exit_2_and_writes_nothing(client_dir: Path, tmp_path: Path,
-                                                                            capsys):
+def test_every_broken_file_gives_a_distinct_line_exit_2_and_writes_nothing(
+    client_dir: Path, tmp_path: Path, capsys
+):
     messages: dict[str, str] = {}
     problems: list[str] = []
     pristine = (client_dir / "markwatch.yaml").read_text()
@@ -169,11 +307,17 @@ def test_every_broken_file_gives_a_distinct_line_exit_2_and_writes_nothing(clien
             continue
         except ConfigError as exc:
             message = str(exc)
-        if not message.startswith(f"{path}: {key}") or words.lower() not in message.lower() or "\n" in message:
+        if (
+            not message.startswith(f"{path}: {key}")
+            or words.lower() not in message.lower()
+            or "\n" in message
+        ):
             problems.append(f"{case}: {message}")
         messages[case] = message.split(": ", 1)[1]
         store = tmp_path / f"{case}.db"
-        code, err = run_in_process(["run", "--config", str(path), "--db", f"sqlite:///{store}"], capsys)
+        code, err = run_in_process(
+            ["run", "--config", str(path), "--db", f"sqlite:///{store}"], capsys
+        )
         lines = err.strip().splitlines()
         if code != 2 or len(lines) != 1 or key not in lines[0]:
             problems.append(f"{case}: exit {code}, stderr {err!r}")

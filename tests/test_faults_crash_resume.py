@@ -75,7 +75,10 @@ def _start(config: Path, store: Path, evidence: bool) -> subprocess.Popen[bytes]
     if not evidence:
         args.append("--no-evidence")
     return subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
         env={**os.environ, "MARKWATCH_LOG_LEVEL": "ERROR"},
     )
 
@@ -103,9 +106,12 @@ def snapshot(url: str) -> dict[str, Any]:
     """What must survive a crash: listings, newest verdicts, images, cases, per-run sightings."""
     with db.session_scope(url) as s:
         listings = {lst.key: lst.content_hash for lst in s.scalars(select(m.Listing))}
-        verdicts = {lst.key: a.verdict if a else None for lst, a in db.iter_listings_with_assessment(s)}
+        verdicts = {
+            lst.key: a.verdict if a else None for lst, a in db.iter_listings_with_assessment(s)
+        }
         images = {
-            lst.key: sorted(img.sha256 or "" for img in lst.images) for lst in s.scalars(select(m.Listing))
+            lst.key: sorted(img.sha256 or "" for img in lst.images)
+            for lst in s.scalars(select(m.Listing))
         }
         cases = {c.listing.key: c.state for c in s.scalars(select(m.Case))}
         runs = list(s.scalars(select(m.CrawlRun).order_by(m.CrawlRun.id)))
@@ -121,8 +127,15 @@ def snapshot(url: str) -> dict[str, Any]:
         }
         outbox = Counter(row.status for row in s.scalars(select(m.OutboxAlert)))
         hit_urls = {lst.key: lst.url for lst in s.scalars(select(m.Listing))}
-    return {"listings": listings, "verdicts": verdicts, "images": images, "cases": cases,
-            "sightings": sightings, "outbox": outbox, "urls": hit_urls}
+    return {
+        "listings": listings,
+        "verdicts": verdicts,
+        "images": images,
+        "cases": cases,
+        "sightings": sightings,
+        "outbox": outbox,
+        "urls": hit_urls,
+    }
 
 
 def delivered_hits(receiver: HookReceiver, urls: dict[str, str]) -> Counter[str]:
@@ -154,20 +167,31 @@ def finish_flush(config: Path, url: str) -> None:
     alerts.flush(url, load_client(config), now=m.utcnow() + LEASE + dt.timedelta(minutes=1))
 
 
-def compare(clean: dict[str, Any], got: dict[str, Any], clean_hits: Counter[str], hits: Counter[str],
-            receiver: HookReceiver) -> list[str]:
+def compare(
+    clean: dict[str, Any],
+    got: dict[str, Any],
+    clean_hits: Counter[str],
+    hits: Counter[str],
+    receiver: HookReceiver,
+) -> list[str]:
     problems = []
     for part in ("listings", "verdicts", "images", "cases"):
         if got[part] != clean[part]:
             lost = set(clean[part]) - set(got[part])
             extra = set(got[part]) - set(clean[part])
-            changed = {k for k in set(clean[part]) & set(got[part]) if clean[part][k] != got[part][k]}
-            problems.append(f"{part}: lost {sorted(lost)}, extra {sorted(extra)}, differ {sorted(changed)}")
+            changed = {
+                k for k in set(clean[part]) & set(got[part]) if clean[part][k] != got[part][k]
+            }
+            problems.append(
+                f"{part}: lost {sorted(lost)}, extra {sorted(extra)}, differ {sorted(changed)}"
+            )
     sightings = got["sightings"]
     if sightings["repeats"]:
         problems.append(f"sightings: {sightings['repeats']} repeated within a completed run")
     if sightings["last_run_listings"] != len(clean["listings"]):
-        problems.append(f"sightings: last completed run saw {sightings['last_run_listings']} listings")
+        problems.append(
+            f"sightings: last completed run saw {sightings['last_run_listings']} listings"
+        )
     if any(items != seen for items, seen in sightings["items_vs_sightings"]):
         problems.append(f"sightings: run items vs sightings {sightings['items_vs_sightings']}")
     if set(hits) != set(clean_hits):
@@ -182,8 +206,9 @@ def compare(clean: dict[str, Any], got: dict[str, Any], clean_hits: Counter[str]
     return problems
 
 
-def _trigger(point: str, rng: random.Random, store: Path, receiver: HookReceiver,
-             n_listings: int) -> Callable[[float], bool]:
+def _trigger(
+    point: str, rng: random.Random, store: Path, receiver: HookReceiver, n_listings: int
+) -> Callable[[float], bool]:
     """A predicate on elapsed seconds that says when to kill, for one kill point."""
     if point == "during-crawl":
         after = rng.uniform(0.5, 2.5)
@@ -201,14 +226,24 @@ def _trigger(point: str, rng: random.Random, store: Path, receiver: HookReceiver
     raise ValueError(point)
 
 
-def crash_and_resume(point: str, rng: random.Random, base: Path, market: MarketplaceServer,
-                     clean: dict[str, Any], clean_hits: Counter[str], evidence: bool) -> Outcome:
+def crash_and_resume(
+    point: str,
+    rng: random.Random,
+    base: Path,
+    market: MarketplaceServer,
+    clean: dict[str, Any],
+    clean_hits: Counter[str],
+    evidence: bool,
+) -> Outcome:
     started = time.monotonic()
     folder = base / point
-    folder.mkdir()
+    folder.mkdir(parents=True)
     with HookReceiver() as receiver:
-        config = client_file(folder, {n: {"base_url": market.url(n)} for n in MARKETS},
-                             alerts=[{"url": receiver.url(), "min_verdict": "review"}])
+        config = client_file(
+            folder,
+            {n: {"base_url": market.url(n)} for n in MARKETS},
+            alerts=[{"url": receiver.url(), "min_verdict": "review"}],
+        )
         store = folder / "store.db"
         url = f"sqlite:///{store}"
         should_kill = _trigger(point, rng, store, receiver, len(clean["listings"]))
@@ -227,7 +262,9 @@ def crash_and_resume(point: str, rng: random.Random, base: Path, market: Marketp
             if not ok:
                 problems.append("evidence: chain or manifest does not verify")
             if rows < len(clean_hits_counterfeit(clean)):
-                problems.append(f"evidence: {rows} rows for {len(clean_hits_counterfeit(clean))} hits")
+                problems.append(
+                    f"evidence: {rows} rows for {len(clean_hits_counterfeit(clean))} hits"
+                )
     return Outcome(point, killed, problems, time.monotonic() - started)
 
 
@@ -235,12 +272,17 @@ def clean_hits_counterfeit(clean: dict[str, Any]) -> list[str]:
     return [k for k, v in clean["verdicts"].items() if v == "counterfeit"]
 
 
-def clean_run(base: Path, market: MarketplaceServer, evidence: bool) -> tuple[dict[str, Any], Counter[str]]:
+def clean_run(
+    base: Path, market: MarketplaceServer, evidence: bool
+) -> tuple[dict[str, Any], Counter[str]]:
     folder = base / "clean"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     with HookReceiver() as receiver:
-        config = client_file(folder, {n: {"base_url": market.url(n)} for n in MARKETS},
-                             alerts=[{"url": receiver.url(), "min_verdict": "review"}])
+        config = client_file(
+            folder,
+            {n: {"base_url": market.url(n)} for n in MARKETS},
+            alerts=[{"url": receiver.url(), "min_verdict": "review"}],
+        )
         store = folder / "store.db"
         assert _resume(config, f"sqlite:///{store}", evidence) == []
         got = snapshot(f"sqlite:///{store}")
@@ -252,8 +294,12 @@ POINTS = ("during-crawl", "mid-pipeline", "before-alerts", "mid-flush")
 TEST_POINTS = ("mid-pipeline", "before-alerts", "mid-flush")
 
 
-def run_family(base: Path, points: tuple[str, ...] = POINTS, seed: int = SEED, evidence: bool = False,
-               ) -> list[Outcome]:
+def run_family(
+    base: Path,
+    points: tuple[str, ...] = POINTS,
+    seed: int = SEED,
+    evidence: bool = False,
+) -> list[Outcome]:
     """The crash family for the benchmark and the test: one outcome per kill point."""
     rng = random.Random(seed)
     _, catalogue, images = demo_files()

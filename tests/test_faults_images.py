@@ -32,7 +32,12 @@ BIG = 50 * 1024 * 1024
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def bomb_png(side: int = 20000) -> bytes:
@@ -42,8 +47,12 @@ def bomb_png(side: int = 20000) -> bytes:
     parts = [comp.compress(row) for _ in range(side)]
     parts.append(comp.flush())
     ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", b"".join(parts))
-            + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", b"".join(parts))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def hostile_files(folder: Path) -> dict[str, tuple[Path, str]]:
@@ -55,13 +64,23 @@ def hostile_files(folder: Path) -> dict[str, tuple[Path, str]]:
         "bomb.png": (bomb_png(), "image/png"),
         "truncated.jpg": (photo[: len(photo) // 3], "image/jpeg"),
         "empty.jpg": (b"", "image/jpeg"),
-        "page.jpg": (b"<!doctype html><html><body><h1>Not found</h1><script>alert(1)</script></body></html>",
-                     "image/jpeg"),
-        "vector.svg": (b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-                       b'<svg xmlns="http://www.w3.org/2000/svg" width="4000" height="4000">'
-                       b"<text>&x;</text><script>alert(1)</script></svg>", "image/svg+xml"),
+        "page.jpg": (
+            b"<!doctype html><html><body><h1>Not found</h1><script>alert(1)</script></body></html>",
+            "image/jpeg",
+        ),
+        "vector.svg": (
+            (
+                b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                b'<svg xmlns="http://www.w3.org/2000/svg" width="4000" height="4000">'
+                b"<text>&x;</text><script>alert(1)</script></svg>"
+            ),
+            "image/svg+xml",
+        ),
         "huge.jpg": (None, "image/jpeg"),
-        "document.gif": (b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n", "image/gif"),
+        "document.gif": (
+            b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n",
+            "image/gif",
+        ),
     }
     out: dict[str, tuple[Path, str]] = {}
     for name, (data, ctype) in files.items():
@@ -103,22 +122,31 @@ def matching_family(folder: Path) -> tuple[list[tuple[str, bool, str]], float]:
     before = peak_rss_mb()
     results = []
     handler = _Collect()
-    logging.getLogger("matching").addHandler(handler)
+    logger = logging.getLogger("matching")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)  # whatever the caller's logging set-up
     try:
         for name, (path, _ctype) in files.items():
             handler.records.clear()
             try:
-                got = matcher.assess(ListingInput(id=f"t:{name}", title=TITLE, price=9.9, currency="USD",
-                                                  images=[str(path)]))
-            except Exception as exc:  # what this suite looks for
+                got = matcher.assess(
+                    ListingInput(
+                        id=f"t:{name}", title=TITLE, price=9.9, currency="USD", images=[str(path)]
+                    )
+                )
+            except Exception as exc:  # noqa: BLE001 - what this suite looks for
                 results.append((name, False, f"raised {exc.__class__.__name__}: {exc}"))
                 continue
             reasons = [r for r in handler.records if name in r and "skipped" in r]
             same = got.verdict == base.verdict and got.score == pytest.approx(base.score, abs=0.05)
             reason = reasons[0].split("skipped: ", 1)[-1] if reasons else "no reason logged"
-            results.append((name, bool(reasons) and same, reason if same else f"verdict changed: {got}"))
+            results.append(
+                (name, bool(reasons) and same, reason if same else f"verdict changed: {got}")
+            )
     finally:
-        logging.getLogger("matching").removeHandler(handler)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     return results, peak_rss_mb() - before
 
 
@@ -151,16 +179,25 @@ def pipeline_family(folder: Path) -> dict[str, Any]:
 
     files = hostile_files(folder / "hostile")
     _, _, images = demo_files()
-    answers = {f"/img/{name}": Answer(200, path.read_bytes() if name != "huge.jpg" else b"", ctype)
-               for name, (path, ctype) in files.items()}
+    answers = {
+        f"/img/{name}": Answer(200, path.read_bytes() if name != "huge.jpg" else b"", ctype)
+        for name, (path, ctype) in files.items()
+    }
     # The big one is announced as 50 MB (and sent only if asked for): the download limit stops it.
     huge = files["huge.jpg"][0]
     answers["/img/huge.jpg"] = Answer(200, huge.read_bytes(), "image/jpeg")
     with HostileServer(answers) as images_server:
         catalogue = [
-            {"marketplace": "aliexpress", "listing_id": f"77000{n}", "title": f"{TITLE} {name}",
-             "price": 9.9, "currency": "USD", "seller_id": f"9{n}", "seller_name": "Shop",
-             "image": images_server.url(f"/img/{name}")}
+            {
+                "marketplace": "aliexpress",
+                "listing_id": f"77000{n}",
+                "title": f"{TITLE} {name}",
+                "price": 9.9,
+                "currency": "USD",
+                "seller_id": f"9{n}",
+                "seller_name": "Shop",
+                "image": images_server.url(f"/img/{name}"),
+            }
             for n, name in enumerate(files)
         ]
         with MarketplaceServer(catalogue, images) as market:
@@ -177,8 +214,14 @@ def pipeline_family(folder: Path) -> dict[str, Any]:
             }
         run = s.scalars(select(m.CrawlRun)).first()
         stats = dict(run.stats or {}) if run else {}
-    return {"report": report, "rows": rows, "files": list(files), "fetched": fetched, "stats": stats,
-            "catalogue": catalogue}
+    return {
+        "report": report,
+        "rows": rows,
+        "files": list(files),
+        "fetched": fetched,
+        "stats": stats,
+        "catalogue": catalogue,
+    }
 
 
 def test_crawl_stores_and_assesses_listings_whose_images_are_hostile(tmp_path: Path):

@@ -31,14 +31,29 @@ SEED = 20261128
 
 # marketplace folder -> (spider module:class, page URL the fixture came from)
 SPIDERS: dict[str, tuple[str, str]] = {
-    "1688": ("spiders.alibaba1688:Alibaba1688Spider", "https://s.1688.com/selloffer/offer_search.htm?keywords=x"),
-    "alibaba": ("spiders.alibaba:AlibabaSpider", "https://www.alibaba.com/trade/search?SearchText=x"),
-    "aliexpress": ("spiders.aliexpress:AliexpressSpider", "https://www.aliexpress.com/wholesale?SearchText=x"),
+    "1688": (
+        "spiders.alibaba1688:Alibaba1688Spider",
+        "https://s.1688.com/selloffer/offer_search.htm?keywords=x",
+    ),
+    "alibaba": (
+        "spiders.alibaba:AlibabaSpider",
+        "https://www.alibaba.com/trade/search?SearchText=x",
+    ),
+    "aliexpress": (
+        "spiders.aliexpress:AliexpressSpider",
+        "https://www.aliexpress.com/wholesale?SearchText=x",
+    ),
     "amazon": ("spiders.amazon:AmazonSpider", "https://www.amazon.de/s?k=x"),
-    "dhgate": ("spiders.dhgate:DhgateSpider", "https://www.dhgate.com/wholesale/search.do?searchkey=x"),
+    "dhgate": (
+        "spiders.dhgate:DhgateSpider",
+        "https://www.dhgate.com/wholesale/search.do?searchkey=x",
+    ),
     "ebay": ("spiders.ebay:EbaySpider", "https://www.ebay.de/sch/i.html?_nkw=x"),
     "jd": ("spiders.jd:JdSpider", "https://search.jd.com/Search?keyword=x"),
-    "pinduoduo": ("spiders.pinduoduo:PinduoduoSpider", "https://mobile.yangkeduo.com/search_result.html?search_key=x"),
+    "pinduoduo": (
+        "spiders.pinduoduo:PinduoduoSpider",
+        "https://mobile.yangkeduo.com/search_result.html?search_key=x",
+    ),
     "taobao": ("spiders.taobao:TaobaoSpider", "https://s.taobao.com/search?q=x"),
     "tmall": ("spiders.tmall:TmallSpider", "https://list.tmall.com/search_product.htm?q=x"),
 }
@@ -72,7 +87,9 @@ def _delete_nodes(rng: random.Random, body: bytes) -> bytes:
         tag = rng.choice(tags)
         name = tag.group(1)
         end = out.find(b"</" + name + b">", tag.start())
-        stop = end + len(name) + 3 if end >= 0 else min(len(out), tag.start() + rng.randint(10, 2000))
+        stop = (
+            end + len(name) + 3 if end >= 0 else min(len(out), tag.start() + rng.randint(10, 2000))
+        )
         out = out[: tag.start()] + out[stop:]
     return out
 
@@ -90,9 +107,11 @@ def _break_json(rng: random.Random, body: bytes) -> bytes:
             if choice < 0.4:
                 out[i : i + 1] = b""
             elif choice < 0.8:
-                out[i] = rng.choice(b'{}[]":,\'')
+                out[i] = rng.choice(b"{}[]\":,'")
             else:
-                out[i : i + 1] = rng.choice([b"NaN", b"undefined", b"\\", b"1e999999", b"null", b'"\\u12'])
+                out[i : i + 1] = rng.choice(
+                    [b"NaN", b"undefined", b"\\", b"1e999999", b"null", b'"\\u12']
+                )
     return bytes(out)
 
 
@@ -102,7 +121,9 @@ def _wrong_charset(rng: random.Random, body: bytes) -> bytes:
     enc = rng.choice(["utf-16", "utf-16-be", "gbk", "latin-1", "shift_jis", "cp1251", "utf-32"])
     data = text.encode(enc, errors="replace")
     if rng.random() < 0.5:
-        data = re.sub(rb'charset=["\']?[\w-]+', b"charset=" + rng.choice([b"utf-8", b"gbk", b"bogus-9"]), data)
+        data = re.sub(
+            rb'charset=["\']?[\w-]+', b"charset=" + rng.choice([b"utf-8", b"gbk", b"bogus-9"]), data
+        )
     return data
 
 
@@ -162,7 +183,10 @@ def _generic() -> Any:
     from crawler.spider import load_spider_class
 
     cls = load_spider_class("spiders.generic:GenericSpider")
-    config = {"search_url": "https://shop.example/s?q={term}&p={page}", "selectors": GENERIC_SELECTORS}
+    config = {
+        "search_url": "https://shop.example/s?q={term}&p={page}",
+        "selectors": GENERIC_SELECTORS,
+    }
     return cls.from_crawler(get_crawler(cls), marketplace="shop", config=config, terms=["x"])
 
 
@@ -178,30 +202,41 @@ def _response(body: bytes, url: str, meta: dict[str, Any]) -> HtmlResponse:
     return HtmlResponse(url, body=body, request=request, headers={"Content-Type": "text/html"})
 
 
-def _one(spider: Any, body: bytes, url: str, product: bool, report: MutationReport, case: str) -> None:
-    """One mutant through the parser the crawl would call; record the outcome."""
+def _one(
+    spider: Any, body: bytes, url: str, product: bool, report: MutationReport, case: str
+) -> None:
+    """One mutant through the parser the crawl would call; record the outcome.
+
+    Search pages go through `parse_search` (what a crawl runs: decoding, the spider's
+    `parse_results` and its pure parse function, the accept checks). It turns a
+    `PageError` into a counted drop with its reason, and any other exception into the
+    drop `parse_error`: that one is a bug, and the page is parsed again directly to
+    report the exception and where it came from.
+    """
     report.tried += 1
     try:
         response = _response(body, url, {"search_term": "x", "search_page": 1})
-        text = spider.text_response(response)
         if product:
             seed = Listing(marketplace=spider.name, listing_id="1", title="seed", url=url)
-            out = spider.parse_product_page(text, seed)
+            out = spider.parse_product_page(spider.text_response(response), seed)
             assert isinstance(out, Listing), f"parse_product_page returned {type(out).__name__}"
-        else:
-            out = spider.parse_results(text)
-            assert isinstance(out, list), f"parse_results returned {type(out).__name__}"
-            report.listings += len(out)
-            # What a crawl runs: parse_search with its accept checks; it must not raise either.
-            before = {k: v for k, v in spider.crawler.stats.get_stats().items() if "dropped" in k}
-            list(spider.parse_search(response))
-            after = {k: v for k, v in spider.crawler.stats.get_stats().items() if "dropped" in k}
-            for key, value in after.items():
-                if value != before.get(key, 0):
-                    report.dropped[key.rsplit("/", 1)[1]] += value - before.get(key, 0)
+            return
+        stats = spider.crawler.stats
+        before = {k: v for k, v in stats.get_stats().items() if k.startswith("markwatch/dropped/")}
+        listings = [x for x in spider.parse_search(response) if isinstance(x, Listing)]
+        report.listings += len(listings)
+        after = {k: v for k, v in stats.get_stats().items() if k.startswith("markwatch/dropped/")}
+        for key, value in after.items():
+            if value != before.get(key, 0):
+                report.dropped[key.rsplit("/", 1)[1]] += value - before.get(key, 0)
+        if after.get("markwatch/dropped/parse_error", 0) != before.get(
+            "markwatch/dropped/parse_error", 0
+        ):
+            spider.parse_results(spider.text_response(response))  # raises the hidden exception
+            raise AssertionError("parse_error drop without an exception")
     except PageError as exc:
         report.page_errors[exc.reason] += 1
-    except Exception as exc:  # the bug this suite looks for
+    except Exception as exc:  # noqa: BLE001 - the bug this suite looks for
         where = [f for f in traceback.extract_tb(exc.__traceback__) if "/tests/" not in f.filename]
         at = f" at {Path(where[-1].filename).name}:{where[-1].lineno}" if where else ""
         report.failures.append(f"{case}: {exc.__class__.__name__}: {str(exc)[:200]}{at}")
@@ -237,9 +272,10 @@ def test_a_thousand_mutants_raise_nothing_but_page_errors():
     # The outcomes are counted: some pages still give listings, most damaged ones are
     # refused with a reason, and the crawl's own path counts its drops.
     assert report.listings > 0
-    assert sum(report.page_errors.values()) > 100, report.page_errors
-    assert all(re.fullmatch(r"[a-z0-9_]+", reason) for reason in report.page_errors), report.page_errors
-    assert report.dropped, report.dropped
+    drops = report.dropped + report.page_errors
+    assert sum(drops.values()) > 500, drops
+    assert all(re.fullmatch(r"[a-z0-9_]+", reason) for reason in drops), drops
+    assert "parse_error" not in report.dropped
 
 
 def test_each_mutation_family_is_exercised_on_every_marketplace():
@@ -255,8 +291,15 @@ def test_each_mutation_family_is_exercised_on_every_marketplace():
 
 def test_a_spider_page_error_is_a_counted_drop_with_its_reason():
     spider = _spider("aliexpress")
-    response = _response(b"<html><body>nothing here</body></html>", SPIDERS["aliexpress"][1],
-                         {"search_term": "x", "search_page": 1})
+    response = _response(
+        b"<html><body>nothing here</body></html>",
+        SPIDERS["aliexpress"][1],
+        {"search_term": "x", "search_page": 1},
+    )
     assert list(spider.parse_search(response)) == []
-    dropped = {k: v for k, v in spider.crawler.stats.get_stats().items() if k.startswith("markwatch/dropped/")}
+    dropped = {
+        k: v
+        for k, v in spider.crawler.stats.get_stats().items()
+        if k.startswith("markwatch/dropped/")
+    }
     assert dropped and all(v == 1 for v in dropped.values()), dropped

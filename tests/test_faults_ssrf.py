@@ -60,8 +60,13 @@ def test_guard_refuses_every_unsafe_form_and_allows_the_listed_host():
         assert name
     check_url("http://127.0.0.1:8080/x.jpg", allow)  # the allow list wins
     # Without it, loopback is refused however it is spelled.
-    for url in ("http://127.0.0.1:8080/x.jpg", "http://0x7f000001/x.jpg", "http://2130706433/x.jpg",
-                "http://localhost/x.jpg", "http://127.1/x.jpg"):
+    for url in (
+        "http://127.0.0.1:8080/x.jpg",
+        "http://0x7f000001/x.jpg",
+        "http://2130706433/x.jpg",
+        "http://localhost/x.jpg",
+        "http://127.1/x.jpg",
+    ):
         with pytest.raises(UnsafeURL):
             check_url(url)
 
@@ -70,7 +75,9 @@ def test_downloader_middleware_refuses_before_the_download():
     from spiders.aliexpress import AliexpressSpider
 
     crawler = get_crawler(AliexpressSpider, {"MARKWATCH_ALLOW_HOSTS": ["127.0.0.1"]})
-    crawler.spider = AliexpressSpider.from_crawler(crawler, terms=["x"], base_url="http://127.0.0.1:9/aliexpress")
+    crawler.spider = AliexpressSpider.from_crawler(
+        crawler, terms=["x"], base_url="http://127.0.0.1:9/aliexpress"
+    )
     guard = NetGuardMiddleware.from_crawler(crawler)
     for url in REFUSED.values():
         if not url.startswith("http"):
@@ -78,8 +85,9 @@ def test_downloader_middleware_refuses_before_the_download():
         with pytest.raises(IgnoreRequest, match="refused"):
             guard.process_request(Request(url))
     assert guard.process_request(Request("http://127.0.0.1:9/aliexpress/item/1.html")) is None
-    assert crawler.stats.get_value("markwatch/refused_unsafe") == len([u for u in REFUSED.values()
-                                                                      if u.startswith("http")])
+    assert crawler.stats.get_value("markwatch/refused_unsafe") == len(
+        [u for u in REFUSED.values() if u.startswith("http")]
+    )
 
 
 def ssrf_family(folder: Path) -> dict[str, Any]:
@@ -88,34 +96,67 @@ def ssrf_family(folder: Path) -> dict[str, Any]:
     from crawler.monitor import run_cycle
 
     _, _, images = demo_files()
-    answers = {path: Answer(302, b"", None, {"Location": target}) for path, target in REDIRECTS.items()}
+    answers = {
+        path: Answer(302, b"", None, {"Location": target}) for path, target in REDIRECTS.items()
+    }
     answers["/img/chain.jpg"] = Answer(302, b"", None, {"Location": "/img/to-private.jpg"})
     # Search pages: a hop on the allowed host first, then the refused targets in turn.
     answers["/s"] = Answer(302, b"", None, locations=[f"/hop?n={i}" for i in range(40)])
     answers["/hop"] = Answer(302, b"", None, locations=list(REDIRECTS.values()))
     with HostileServer(answers) as server:
         urls = dict(REFUSED)
-        urls.update({f"redirect{path}": server.url(path) for path in [*REDIRECTS, "/img/chain.jpg"]})
+        urls.update(
+            {f"redirect{path}": server.url(path) for path in [*REDIRECTS, "/img/chain.jpg"]}
+        )
         catalogue = [
-            {"marketplace": "aliexpress", "listing_id": f"66000{n:02d}", "title": f"Lumora Pods Pro replica {name}",
-             "price": 9.9, "currency": "USD", "seller_id": f"8{n}", "seller_name": "Shop", "image": url}
+            {
+                "marketplace": "aliexpress",
+                "listing_id": f"66000{n:02d}",
+                "title": f"Lumora Pods Pro replica {name}",
+                "price": 9.9,
+                "currency": "USD",
+                "seller_id": f"8{n}",
+                "seller_name": "Shop",
+                "image": url,
+            }
             for n, (name, url) in enumerate(urls.items())
         ]
         tripwire = folder / "tripwire.txt"
         with MarketplaceServer(catalogue, images, page_size=60) as market:
-            shop = {"search_url": server.url("/s?q={term}"),
-                    "selectors": {"item": "li", "id": "a::attr(href)", "title": "a::text"}}
-            config = client_file(folder, {"aliexpress": {"base_url": market.url("aliexpress")}, "shop": shop})
+            shop = {
+                "search_url": server.url("/s?q={term}"),
+                "selectors": {"item": "li", "id": "a::attr(href)", "title": "a::text"},
+            }
+            config = client_file(
+                folder, {"aliexpress": {"base_url": market.url("aliexpress")}, "shop": shop}
+            )
             url = f"sqlite:///{folder / 'store.db'}"
-            report = run_cycle(load_client(config), url, evidence=False, send_alerts=False,
-                               settings=tripwire_settings(tripwire))
+            report = run_cycle(
+                load_client(config),
+                url,
+                evidence=False,
+                send_alerts=False,
+                settings=tripwire_settings(tripwire),
+            )
         hits = dict(server.hits)
     with db.session_scope(url) as s:
-        stored = {lst.listing_id: (a.verdict if a else None, [(i.url, i.sha256, i.error) for i in lst.images])
-                  for lst, a in db.iter_listings_with_assessment(s)}
+        stored = {
+            lst.listing_id: (
+                a.verdict if a else None,
+                [(i.url, i.sha256, i.error) for i in lst.images],
+            )
+            for lst, a in db.iter_listings_with_assessment(s)
+        }
         stats = {run.marketplace: dict(run.stats or {}) for run in s.scalars(select(m.CrawlRun))}
-    return {"report": report, "urls": urls, "catalogue": catalogue, "stored": stored, "stats": stats,
-            "hits": hits, "leaked": tripwire.read_text().split() if tripwire.exists() else []}
+    return {
+        "report": report,
+        "urls": urls,
+        "catalogue": catalogue,
+        "stored": stored,
+        "stats": stats,
+        "hits": hits,
+        "leaked": tripwire.read_text().split() if tripwire.exists() else [],
+    }
 
 
 def test_crawl_refuses_unsafe_image_urls_and_redirects_without_connecting(tmp_path: Path):
@@ -130,7 +171,8 @@ def test_crawl_refuses_unsafe_image_urls_and_redirects_without_connecting(tmp_pa
     # redirects are not followed (Scrapy's media default), each asked once.
     market = out["stats"]["aliexpress"]
     assert market.get("markwatch/images/refused_unsafe", 0) >= len(
-        [u for u in REFUSED.values() if u.startswith("http")]), market
+        [u for u in REFUSED.values() if u.startswith("http")]
+    ), market
     for path in [*REDIRECTS, "/img/chain.jpg"]:
         assert out["hits"].get(path) == 1, out["hits"]
     # Page redirects are followed on the allowed host and refused at the first unsafe hop.
@@ -146,8 +188,13 @@ def test_matching_never_downloads_listing_photo_urls():
 
     config, _, _ = demo_files()
     with HostileServer({"/x.jpg": Answer(200, b"x", "image/jpeg")}) as server:
-        result = Matcher(load_client(config), images_always=True).assess(ListingInput(
-            id="t:1", title="Lumora Pods Pro", images=[REFUSED["metadata"], server.url("/x.jpg")]))
+        result = Matcher(load_client(config), images_always=True).assess(
+            ListingInput(
+                id="t:1",
+                title="Lumora Pods Pro",
+                images=[REFUSED["metadata"], server.url("/x.jpg")],
+            )
+        )
         assert result.verdict in ("counterfeit", "review", "clear")
         assert server.hits == {}
 
@@ -155,7 +202,9 @@ def test_matching_never_downloads_listing_photo_urls():
 def test_evidence_refuses_unsafe_urls_and_redirect_hops(tmp_path: Path):
     from crawler.evidence import EvidenceBrowser, EvidenceError
 
-    with HostileServer({"/listing": Answer(302, b"", None, {"Location": REDIRECTS["/img/to-metadata.jpg"]})}) as srv:
+    with HostileServer(
+        {"/listing": Answer(302, b"", None, {"Location": REDIRECTS["/img/to-metadata.jpg"]})}
+    ) as srv:
         browser = EvidenceBrowser(allow_hosts={"127.0.0.1"}, timeout_s=15)
         with pytest.raises(UnsafeURL):
             browser.snapshot(REFUSED["private-10"])  # refused before Chromium even starts

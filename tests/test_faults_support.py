@@ -36,6 +36,7 @@ class _Server:
     def start(self) -> Self:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
+        self.httpd.block_on_close = False  # a hanging answer must not hold up stop()
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
@@ -98,8 +99,10 @@ class HookReceiver(_Server):
                 except ValueError:
                     data = {}
                 entry = Delivery(
-                    self.headers.get("X-Markwatch-Alert", ""), str(data.get("title", "")),
-                    str(data.get("message", "")), False,
+                    self.headers.get("X-Markwatch-Alert", ""),
+                    str(data.get("title", "")),
+                    str(data.get("message", "")),
+                    False,
                 )
                 with receiver.lock:
                     receiver.deliveries.append(entry)
@@ -173,7 +176,10 @@ class HostileServer(_Server):
                     for k, v in answer.headers.items():
                         self.send_header(k, v)
                     if answer.locations:
-                        self.send_header("Location", answer.locations[(server.hits[bare] - 1) % len(answer.locations)])
+                        self.send_header(
+                            "Location",
+                            answer.locations[(server.hits[bare] - 1) % len(answer.locations)],
+                        )
                     self.send_header("Content-Length", str(len(answer.body)))
                     self.end_headers()
                     if answer.chunks <= 1:
@@ -194,17 +200,31 @@ class HostileServer(_Server):
 
 
 def client_file(
-    folder: Path, marketplaces: dict[str, dict[str, Any]], *, alerts: list[dict[str, Any]] | None = None,
+    folder: Path,
+    marketplaces: dict[str, dict[str, Any]],
+    *,
+    alerts: list[dict[str, Any]] | None = None,
+    terms: list[str] | None = None,
 ) -> Path:
-    """The demo client copied to `folder`, watching `marketplaces` (name -> block)."""
+    """The demo client copied to `folder`, watching `marketplaces` (name -> block).
+
+    With `terms`, the client keeps one mark with just those terms (and no products),
+    so a crawl makes one search per term.
+    """
     config, _, _ = demo_files()
     target = folder / "client"
-    shutil.copytree(config.parent, target, ignore=shutil.ignore_patterns("market"), dirs_exist_ok=True)
+    shutil.copytree(
+        config.parent, target, ignore=shutil.ignore_patterns("market"), dirs_exist_ok=True
+    )
     data = yaml.safe_load((target / "markwatch.yaml").read_text())
     data["marketplaces"] = {
-        name: {"max_pages": 3, "download_delay": 0, "concurrency": 8, **block} for name, block in marketplaces.items()
+        name: {"max_pages": 3, "download_delay": 0, "concurrency": 8, **block}
+        for name, block in marketplaces.items()
     }
     data["alerts"] = alerts or []
+    if terms is not None:
+        data["marks"] = [{**data["marks"][0], "terms": terms, "keywords": []}]
+        data["products"] = []
     path = target / "markwatch.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     return path
@@ -213,8 +233,11 @@ def client_file(
 def demo_items(marketplace: str) -> list[dict[str, Any]]:
     """The demo catalogue's listings of one marketplace."""
     _, catalogue, _ = demo_files()
-    return [json.loads(line) for line in catalogue.read_text().splitlines()
-            if line.strip() and json.loads(line)["marketplace"] == marketplace]
+    return [
+        json.loads(line)
+        for line in catalogue.read_text().splitlines()
+        if line.strip() and json.loads(line)["marketplace"] == marketplace
+    ]
 
 
 class Tripwire:
@@ -245,7 +268,7 @@ class Tripwire:
             except OSError:
                 addresses = []
         if all(a.is_loopback for a in addresses) and addresses:
-            return None
+            return
         with open(self.path, "a") as fh:
             fh.write(request.url + "\n")
         raise IgnoreRequest(f"tripwire: {request.url}")
@@ -256,6 +279,9 @@ def tripwire_settings(path: Path) -> dict[str, Any]:
     from crawler import settings
 
     return {
-        "DOWNLOADER_MIDDLEWARES": {**settings.DOWNLOADER_MIDDLEWARES, "tests.test_faults_support.Tripwire": 990},
+        "DOWNLOADER_MIDDLEWARES": {
+            **settings.DOWNLOADER_MIDDLEWARES,
+            "tests.test_faults_support.Tripwire": 990,
+        },
         "MARKWATCH_TRIPWIRE_FILE": str(path),
     }

@@ -56,7 +56,9 @@ def _jpeg(im: Image.Image, quality: int = 85) -> bytes:
 
 
 def _signals(matcher: ImageMatcher, im: Image.Image, quality: int = 85):
-    listing = ListingInput(id="t:1", title="generic goods", images=["photo.jpg"], image_bytes=[_jpeg(im, quality)])
+    listing = ListingInput(
+        id="t:1", title="generic goods", images=["photo.jpg"], image_bytes=[_jpeg(im, quality)]
+    )
     return matcher.match(listing)
 
 
@@ -101,7 +103,9 @@ def _jitter(im: Image.Image) -> Image.Image:
 TRANSFORMS = {
     "mirrored": lambda im: ImageOps.mirror(im),
     "crop 15%": lambda im: _crop(im, 0.15),
-    "rotation 5 degrees": lambda im: im.rotate(5, resample=Image.Resampling.BICUBIC, expand=True, fillcolor="white"),
+    "rotation 5 degrees": lambda im: im.rotate(
+        5, resample=Image.Resampling.BICUBIC, expand=True, fillcolor="white"
+    ),
     "border and white canvas": _canvas,
     "banner, badge and watermark": _banner,
     "colour jitter": _jitter,
@@ -123,7 +127,10 @@ def test_low_jpeg_quality_copy_is_found(matcher: ImageMatcher) -> None:
     assert _product_hit(_signals(matcher, COINS, quality=20))
 
 
-@pytest.mark.parametrize("name", ["as is", "mirrored", "crop 15%", "banner, badge and watermark", "border and white canvas"])
+@pytest.mark.parametrize(
+    "name",
+    ["as is", "mirrored", "crop 15%", "banner, badge and watermark", "border and white canvas"],
+)
 def test_unrelated_photo_is_not_matched(matcher: ImageMatcher, name: str) -> None:
     im = FLOWER if name == "as is" else TRANSFORMS[name](FLOWER)
     assert _signals(matcher, im) == []
@@ -199,7 +206,9 @@ def test_hostile_image_is_skipped_with_warning(
 def test_missing_file_and_url_without_fetching_are_skipped(
     matcher: ImageMatcher, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    listing = ListingInput(id="t:3", title="x", images=[tmp_path / "nope.jpg", "https://example.invalid/a.jpg"])
+    listing = ListingInput(
+        id="t:3", title="x", images=[tmp_path / "nope.jpg", "https://example.invalid/a.jpg"]
+    )
     with caplog.at_level(logging.WARNING, logger="matching.image"):
         assert matcher.match(listing) == []
     text = caplog.text
@@ -245,3 +254,54 @@ def test_ocr_reads_a_mark_term_only_when_enabled(tmp_path: Path) -> None:
     reading = ImageMatcher.from_client(load_client(path), ocr=True)
     ocr = [s for s in reading.match(listing) if s.kind == "ocr"]
     assert ocr and ocr[0].mark_id == "roundco" and "Roundco" in ocr[0].detail
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+@pytest.fixture
+def photo_server():
+    """A local HTTP server: /copy.jpg is a mirrored registered photo, /page.jpg is HTML."""
+    import http.server
+    import threading
+
+    bodies = {
+        "/copy.jpg": ("image/jpeg", _jpeg(ImageOps.mirror(COINS))),
+        "/page.jpg": ("text/html", b"<html><body>captcha</body></html>"),
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            kind, body = bodies.get(self.path, ("text/plain", b""))
+            self.send_response(200 if self.path in bodies else 404)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_urls_are_downloaded_only_when_allowed(
+    tmp_path: Path, photo_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _client_file(tmp_path)
+    listing = ListingInput(
+        id="t:url", title="x", images=[f"{photo_server}/page.jpg", f"{photo_server}/copy.jpg"]
+    )
+    offline = ImageMatcher.from_client(load_client(path))
+    assert offline.match(listing) == []
+    online = ImageMatcher.from_client(load_client(path), fetch_urls=True)
+    with caplog.at_level(logging.WARNING, logger="matching.image"):
+        signals = online.match(listing)
+    assert _product_hit(signals)
+    assert "photo 2" in next(s.detail for s in signals if s.kind == "image")
+    assert "page.jpg" in caplog.text and "HTML" in caplog.text

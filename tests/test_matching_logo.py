@@ -37,7 +37,9 @@ def matcher(tmp_path_factory: pytest.TempPathFactory) -> ImageMatcher:
     return ImageMatcher.from_client(load_client(path))
 
 
-def _paste(photo: Image.Image, logo: Image.Image, width_fraction: float, where=(0.6, 0.55)) -> Image.Image:
+def _paste(
+    photo: Image.Image, logo: Image.Image, width_fraction: float, where=(0.6, 0.55)
+) -> Image.Image:
     """Paste the logo's shape (not its white background) at a fraction of the photo's width."""
     out = photo.copy()
     w = int(out.width * width_fraction)
@@ -51,11 +53,15 @@ def _paste(photo: Image.Image, logo: Image.Image, width_fraction: float, where=(
 def _listing(im: Image.Image) -> ListingInput:
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=85)
-    return ListingInput(id="t:logo", title="generic goods", images=["p.jpg"], image_bytes=[buf.getvalue()])
+    return ListingInput(
+        id="t:logo", title="generic goods", images=["p.jpg"], image_bytes=[buf.getvalue()]
+    )
 
 
 @pytest.mark.parametrize("fraction", [0.15, 0.25])
-def test_logo_pasted_small_into_unrelated_photo_is_found(matcher: ImageMatcher, fraction: float) -> None:
+def test_logo_pasted_small_into_unrelated_photo_is_found(
+    matcher: ImageMatcher, fraction: float
+) -> None:
     signals = matcher.match(_listing(_paste(FLOWER, LOGO, fraction)))
     logos = [s for s in signals if s.kind == "logo"]
     assert logos, [s.detail for s in signals]

@@ -55,10 +55,24 @@ def matcher(tmp_path: Path) -> Matcher:
     return Matcher(make_client(tmp_path), images=False)
 
 
-def listing(title: str, price: float | None = None, currency: str = "USD", seller: str = "7",
-            seller_name: str = "Best Goods Store", description: str | None = None) -> ListingInput:
-    return ListingInput(id="x:1", title=title, marketplace="shopx", price=price, currency=currency,
-                        seller_id=seller, seller_name=seller_name, description=description)
+def listing(
+    title: str,
+    price: float | None = None,
+    currency: str = "USD",
+    seller: str = "7",
+    seller_name: str = "Best Goods Store",
+    description: str | None = None,
+) -> ListingInput:
+    return ListingInput(
+        id="x:1",
+        title=title,
+        marketplace="shopx",
+        price=price,
+        currency=currency,
+        seller_id=seller,
+        seller_name=seller_name,
+        description=description,
+    )
 
 
 def details(a) -> str:
@@ -116,7 +130,11 @@ def test_nominative_use_stays_clear(matcher: Matcher) -> None:
 
 
 def test_cues_alone_do_not_flag_unbranded_goods(matcher: Matcher) -> None:
-    for title in ("1:1 replica vintage gamepad controller", "AAA Batteries 8 pack", "OEM/ODM available fan"):
+    for title in (
+        "1:1 replica vintage gamepad controller",
+        "AAA Batteries 8 pack",
+        "OEM/ODM available fan",
+    ):
         a = matcher.assess(listing(title, 5))
         assert a.verdict == "clear" and a.mark_id is None, title
 
@@ -137,7 +155,9 @@ def test_disguised_brand_is_flagged_with_its_disguise(matcher: Matcher) -> None:
 
 
 def test_seller_posing_as_the_brand_is_a_signal(matcher: Matcher) -> None:
-    a = matcher.assess(listing("Dyson V15 cordless vacuum", 600, seller_name="Dyson Official Store"))
+    a = matcher.assess(
+        listing("Dyson V15 cordless vacuum", 600, seller_name="Dyson Official Store")
+    )
     seller = [s for s in a.signals if s.kind == "seller"]
     assert seller and "poses as an official shop" in seller[0].detail
     plain = matcher.assess(listing("Dyson V15 cordless vacuum", 600))
@@ -192,32 +212,102 @@ def image_matcher(tmp_path: Path) -> Matcher:
     (tmp_path / "markwatch.yaml").write_text(IMAGE_CLIENT, encoding="utf-8")
     # A reused registered photo, mirrored and recompressed, as counterfeiters do.
     with Image.open(FIXTURES / "product.jpg") as im:
-        ImageOps.mirror(im.convert("RGB")).resize((320, 320)).save(tmp_path / "reused.jpg", quality=60)
+        ImageOps.mirror(im.convert("RGB")).resize((320, 320)).save(
+            tmp_path / "reused.jpg", quality=60
+        )
     m = Matcher(load_client(tmp_path / "markwatch.yaml"))
     if m.images is None:
         pytest.skip("image matching not available")
     return m
 
 
-def test_reused_photo_under_generic_title_is_flagged(image_matcher: Matcher, tmp_path: Path) -> None:
-    generic = ListingInput(id="p", title="Women quilted shoulder bag chain", price=30, currency="USD",
-                           marketplace="shopx", seller_id="7", images=[tmp_path / "reused.jpg"])
+def test_reused_photo_under_generic_title_is_flagged(
+    image_matcher: Matcher, tmp_path: Path
+) -> None:
+    generic = ListingInput(
+        id="p",
+        title="Women quilted shoulder bag chain",
+        price=30,
+        currency="USD",
+        marketplace="shopx",
+        seller_id="7",
+        images=[tmp_path / "reused.jpg"],
+    )
     a = image_matcher.assess(generic)
     assert a.verdict != "clear" and a.mark_id == "maison"
     assert any(s.kind in ("image", "logo") and s.detail for s in a.signals)
-    unrelated = ListingInput(id="u", title="Women quilted shoulder bag chain", price=30, currency="USD",
-                             marketplace="shopx", seller_id="7", images=[FIXTURES / "unrelated.jpg"])
+    unrelated = ListingInput(
+        id="u",
+        title="Women quilted shoulder bag chain",
+        price=30,
+        currency="USD",
+        marketplace="shopx",
+        seller_id="7",
+        images=[FIXTURES / "unrelated.jpg"],
+    )
     assert image_matcher.assess(unrelated).verdict == "clear"
     # The brand's own seller may use the brand's photos.
-    own = ListingInput(id="o", title="Women quilted shoulder bag chain", price=900, currency="USD",
-                       marketplace="shopx", seller_id="42", images=[tmp_path / "reused.jpg"])
+    own = ListingInput(
+        id="o",
+        title="Women quilted shoulder bag chain",
+        price=900,
+        currency="USD",
+        marketplace="shopx",
+        seller_id="42",
+        images=[tmp_path / "reused.jpg"],
+    )
     assert image_matcher.assess(own).verdict == "clear"
 
 
-def test_missing_or_hostile_photo_skips_the_signal_not_the_listing(image_matcher: Matcher, tmp_path: Path) -> None:
+def test_missing_or_hostile_photo_skips_the_signal_not_the_listing(
+    image_matcher: Matcher, tmp_path: Path
+) -> None:
     (tmp_path / "page.jpg").write_text("<html><body>not an image</body></html>", encoding="utf-8")
     # Text alone does not decide this one, so the photos are opened (and fail).
-    a = image_matcher.assess(ListingInput(id="h", title="Maison Quilt flap handbag", price=850,
-                                          images=[tmp_path / "page.jpg", tmp_path / "absent.jpg"]))
+    a = image_matcher.assess(
+        ListingInput(
+            id="h",
+            title="Maison Quilt flap handbag",
+            price=850,
+            images=[tmp_path / "page.jpg", tmp_path / "absent.jpg"],
+        )
+    )
     assert a.mark_id == "maison" and a.verdict == "clear"
     assert any(s.kind == "text" for s in a.signals)
+
+
+def test_brand_compatible_accessory_is_nominative(matcher: Matcher) -> None:
+    a = matcher.assess(listing("ACME compatible wireless gamepad controller", 9))
+    assert a.verdict == "clear"
+    assert "nominative use" in details(a)
+    # The same words with a replica cue are no longer an accessory that merely fits.
+    b = matcher.assess(listing("ACME compatible wireless gamepad controller 1:1 replica", 9))
+    assert b.verdict != "clear"
+
+
+def test_named_product_sets_goods_and_price(matcher: Matcher) -> None:
+    a = matcher.assess(listing("ACME Pad Pro", 10))
+    assert a.verdict != "clear" and a.product_id == "acme-pad"
+    price = next(s for s in a.signals if s.kind == "price")
+    assert "of ACME Pad Pro controller" in price.detail
+
+
+def test_registered_photo_under_an_open_brand_title_goes_to_review_not_takedown():
+    """Genuine resellers show the brand's photos too: brand + photo at a fair price is for an analyst."""
+    from crawler.config import load_client
+    from matching import Matcher
+    from matching.types import ListingInput
+    from tests.conftest import DEMO_CONFIG
+
+    client = load_client(DEMO_CONFIG)
+    matcher = Matcher(client)
+    photo = DEMO_CONFIG.parent / "market" / "images" / "buds-genuine.jpg"
+
+    def verdict(title: str, price: float) -> str:
+        listing = ListingInput(id="x", title=title, price=price, currency="USD", seller_id="s1",
+                               seller_name="Best Deals Store", marketplace="amazon", images=[photo])
+        return matcher.assess(listing).verdict
+
+    assert verdict("Lumora Pods Pro Wireless Earbuds", 124.0) == "review"
+    assert verdict("Wireless Earbuds Sport Bluetooth", 24.0) == "counterfeit"  # the photo under a generic title
+    assert verdict("Lumora Pods Pro Wireless Earbuds", 24.0) == "counterfeit"  # 19% of MSRP

@@ -50,8 +50,9 @@ def index() -> TermIndex:
         ("Salornon trail shoes", "salomon", "disguised", "look-alike letters"),  # rn for m
     ],
 )
-def test_obfuscation_families_are_seen_through(index: TermIndex, title: str, mark: str, kind: str,
-                                               disguise: str | None) -> None:
+def test_obfuscation_families_are_seen_through(
+    index: TermIndex, title: str, mark: str, kind: str, disguise: str | None
+) -> None:
     hits = index.find(title)
     assert mark in hits, title
     hit = hits[mark]
@@ -82,7 +83,13 @@ def test_chinese_forms_and_pinyin(index: TermIndex, title: str, kind: str) -> No
 
 @pytest.mark.parametrize(
     "title",
-    ["Acne face wash", "Salmon fillet frozen", "Dylan poster", "Alison doll", "Under the sea armor toy"],
+    [
+        "Acne face wash",
+        "Salmon fillet frozen",
+        "Dylan poster",
+        "Alison doll",
+        "Under the sea armor toy",
+    ],
 )
 def test_near_misses_are_words_or_too_far(index: TermIndex, title: str) -> None:
     hits = index.find(title)
@@ -132,8 +139,16 @@ def test_innocent_cue_words_are_not_cues(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "strong"),
-    [("Top Replica watch", True), ("1:1 quality", True), ("高仿 包包", True), ("复刻版", True),
-     ("AAA+ Quality", True), ("OEM quality", True), ("AAA shoes", False), ("dupe", True)],
+    [
+        ("Top Replica watch", True),
+        ("1:1 quality", True),
+        ("高仿 包包", True),
+        ("复刻版", True),
+        ("AAA+ Quality", True),
+        ("OEM quality", True),
+        ("AAA shoes", False),
+        ("dupe", True),
+    ],
 )
 def test_replica_cues_found(text: str, strong: bool) -> None:
     cues = CueFinder().find(text)

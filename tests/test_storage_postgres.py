@@ -21,19 +21,22 @@ from sqlalchemy.engine import make_url
 
 from crawler import db
 from crawler import models as m
+from tests import test_crawler_db as sqlite_suite
 from tests.conftest import run_cli
-from tests.test_crawler_db import (  # noqa: F401 (collected here again, on PostgreSQL)
-    _listing,
-    test_assessment_round_trip_and_needs_assessment,
-    test_failed_transaction_leaves_nothing,
-    test_images_and_marks_sync,
-    test_migration_creates_the_models_schema,
-    test_upsert_is_unique_and_records_each_sighting,
-)
+from tests.test_crawler_db import _listing
 
 PG = os.environ.get("MARKWATCH_TEST_PG")
 
-pytestmark = pytest.mark.skipif(not PG, reason="MARKWATCH_TEST_PG not set (make test starts PostgreSQL)")
+# Every storage test runs here again on PostgreSQL, but for the two about SQLite itself
+# (its pragmas; a store path without a URL).
+SQLITE_ONLY = {"test_sqlite_pragmas", "test_db_upgrade_command_and_bad_url"}
+for _name in dir(sqlite_suite):
+    if _name.startswith("test_") and _name not in SQLITE_ONLY:
+        globals()[_name] = getattr(sqlite_suite, _name)
+
+pytestmark = pytest.mark.skipif(
+    not PG, reason="MARKWATCH_TEST_PG not set (make test starts PostgreSQL)"
+)
 
 
 @contextmanager
@@ -76,7 +79,9 @@ def db_url(pg_url: str) -> str:
 def test_store_is_postgresql(db_url: str):
     with db.engine_for(db_url).connect() as conn:
         assert conn.dialect.name == "postgresql"
-        assert conn.exec_driver_sql("SELECT current_database()").scalar() == make_url(db_url).database
+        assert (
+            conn.exec_driver_sql("SELECT current_database()").scalar() == make_url(db_url).database
+        )
 
 
 def test_db_upgrade_command_on_postgresql(pg_url: str):
@@ -100,14 +105,16 @@ def test_unreachable_postgresql_is_one_line(tmp_path):
     assert len(lines) == 1 and "database error" in lines[0], out.stderr
 
 
-def _hammer(url: str, run_id: int, keys: list[str], barrier: threading.Barrier, errors: list[BaseException]) -> None:
+def _hammer(
+    url: str, run_id: int, keys: list[str], barrier: threading.Barrier, errors: list[Exception]
+) -> None:
     try:
         barrier.wait()
         for key in keys:
             with db.session_scope(url) as s:
                 db.upsert_listing(s, _listing(listing_id=key, title=f"item {key}"), run_id=run_id)
                 db.note_seller(s, "aliexpress", "2231", "Best Store")
-    except BaseException as exc:  # reported by the test, with the thread's error
+    except Exception as exc:  # noqa: BLE001 (reported by the test, with the thread's error)
         errors.append(exc)
 
 
@@ -122,12 +129,14 @@ def test_concurrent_upserts_make_one_row_and_one_sighting_per_run(backend: str, 
     keys = [f"10050{i:04d}" for i in range(40)]
     with db.session_scope(url) as s:
         runs = [db.start_run(s, "aliexpress").id for _ in range(2)]
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
     barrier = threading.Barrier(8)
     threads = []
     for n in range(8):
         order = keys if n % 2 else list(reversed(keys))  # opposite orders: the worst case for locks
-        threads.append(threading.Thread(target=_hammer, args=(url, runs[n % 2], order, barrier, errors)))
+        threads.append(
+            threading.Thread(target=_hammer, args=(url, runs[n % 2], order, barrier, errors))
+        )
     for t in threads:
         t.start()
     for t in threads:
@@ -136,7 +145,9 @@ def test_concurrent_upserts_make_one_row_and_one_sighting_per_run(backend: str, 
     with db.session_scope(url) as s:
         assert s.scalar(select(func.count()).select_from(m.Listing)) == len(keys)
         assert s.scalar(select(func.count(func.distinct(m.Listing.listing_id)))) == len(keys)
-        per_run = dict(s.execute(select(m.Sighting.run_id, func.count()).group_by(m.Sighting.run_id)).all())
+        per_run = dict(
+            s.execute(select(m.Sighting.run_id, func.count()).group_by(m.Sighting.run_id)).all()
+        )
         assert per_run == {runs[0]: len(keys), runs[1]: len(keys)}
         assert s.scalar(select(func.count()).select_from(m.Seller)) == 1
 
@@ -145,9 +156,15 @@ def test_timestamps_and_json_round_trip(db_url: str):
     t0 = dt.datetime(2026, 3, 1, 8, 30, 15)
     with db.session_scope(db_url) as s:
         run = db.start_run(s, "aliexpress", cycle="c1")
-        db.upsert_listing(s, _listing(image_urls=["https://img.example/é.jpg", "https://img.example/2.jpg"]),
-                          run_id=run.id, seen_at=t0)
-        db.finish_run(s, run.id, "ok", pages=3, items=1, stats={"markwatch/pages": 3, "nested": {"x": 1}})
+        db.upsert_listing(
+            s,
+            _listing(image_urls=["https://img.example/é.jpg", "https://img.example/2.jpg"]),
+            run_id=run.id,
+            seen_at=t0,
+        )
+        db.finish_run(
+            s, run.id, "ok", pages=3, items=1, stats={"markwatch/pages": 3, "nested": {"x": 1}}
+        )
     with db.session_scope(db_url) as s:
         listing = s.scalars(select(m.Listing)).one()
         assert listing.image_urls == ["https://img.example/é.jpg", "https://img.example/2.jpg"]
