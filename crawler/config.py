@@ -50,6 +50,13 @@ def _resolve(value: str, info: ValidationInfo) -> Path:
     return path.resolve()
 
 
+def _resolve_all(value: Any, info: ValidationInfo) -> list[Path]:
+    """Resolve a list of paths (images, documents); each must exist."""
+    if not isinstance(value, list):
+        raise ValueError("expected a list of file paths")
+    return [_resolve(p, info) for p in value]
+
+
 def _country(value: str) -> str:
     code = str(value).strip().upper()
     if code in _EXTRA_OFFICES or pycountry.countries.get(alpha_2=code) is not None:
@@ -103,12 +110,7 @@ class Documents(_Strict):
     def _exists(cls, v: Any, info: ValidationInfo) -> Any:
         return None if v is None else _resolve(v, info)
 
-    @field_validator("translations", mode="before")
-    @classmethod
-    def _all_exist(cls, v: Any, info: ValidationInfo) -> Any:
-        if not isinstance(v, list):
-            raise ValueError("expected a list of file paths")
-        return [_resolve(p, info) for p in v]
+    _all_exist = field_validator("translations", mode="before")(classmethod(lambda cls, v, info: _resolve_all(v, info)))
 
 
 class ClientInfo(_Strict):
@@ -164,12 +166,7 @@ class Mark(_Strict):
     registrations: list[Registration] = Field(default_factory=list)
     protect_until: dt.date | None = None
 
-    @field_validator("images", mode="before")
-    @classmethod
-    def _images(cls, v: Any, info: ValidationInfo) -> Any:
-        if not isinstance(v, list):
-            raise ValueError("expected a list of image paths")
-        return [_resolve(p, info) for p in v]
+    _images = field_validator("images", mode="before")(classmethod(lambda cls, v, info: _resolve_all(v, info)))
 
     @model_validator(mode="after")
     def _needs_something_to_match(self) -> Mark:
@@ -188,12 +185,7 @@ class Product(_Strict):
 
     _currency = field_validator("currency", mode="before")(classmethod(lambda cls, v: _currency(v)))
 
-    @field_validator("images", mode="before")
-    @classmethod
-    def _images(cls, v: Any, info: ValidationInfo) -> Any:
-        if not isinstance(v, list):
-            raise ValueError("expected a list of image paths")
-        return [_resolve(p, info) for p in v]
+    _images = field_validator("images", mode="before")(classmethod(lambda cls, v, info: _resolve_all(v, info)))
 
 
 class AuthorizedSeller(_Strict):

@@ -72,6 +72,7 @@ PREFIX = "markwatch"
 RUN_META = "markwatch_run"
 DEFAULT_LEASE = 30.0
 RUN_STATS_TTL = 14 * 24 * 3600
+ASSESS_LOCK_SECONDS = 15
 
 
 class RedisUnavailable(ConfigError):
@@ -477,8 +478,13 @@ class SerialAssessPipeline(AssessPipeline):
     def assess(self, item: Listing) -> None:
         # Runs in a worker thread (see AssessPipeline.process_item): waiting here for
         # another worker's lock does not hold up this worker's downloads.
+        # The lock expires on its own (ASSESS_LOCK_SECONDS) when its holder dies; matching
+        # one listing takes far less, and an overlong one costs a repeat, never a loss.
         with self.redis.lock(
-            f"{PREFIX}:assess:{item.stored_id}", timeout=300, blocking_timeout=300
+            f"{PREFIX}:assess:{item.stored_id}",
+            timeout=ASSESS_LOCK_SECONDS,
+            blocking_timeout=4 * ASSESS_LOCK_SECONDS,
+            raise_on_release_error=False,
         ):
             super().assess(item)
 

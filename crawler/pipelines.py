@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import logging
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,8 @@ class AssessPipeline(_StoreStep):
 
         self.matcher = Matcher(self.client)
         self.version = matching_version(self.client)
+        # One assessment at a time: OpenCV's matchers are not documented thread-safe.
+        self.matcher_lock = threading.Lock()
 
     async def process_item(self, item: Listing, spider: Any = None) -> Listing:
         if item.stored_id is None:
@@ -249,7 +252,8 @@ class AssessPipeline(_StoreStep):
                 return
             data = listing_input(listing)
         # No transaction is held while matching runs.
-        assessment = self.matcher.assess(data)
+        with self.matcher_lock:
+            assessment = self.matcher.assess(data)
         with db.session_scope(self.db_url) as session:
             listing = session.get(db.m.Listing, item.stored_id)
             row = db.add_assessment(session, listing, assessment, self.version)

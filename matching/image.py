@@ -62,8 +62,8 @@ log = logging.getLogger(__name__)
 # not a product photo, and a decompression bomb must be refused before decoding.
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-ImageFile.LOAD_TRUNCATED_IMAGES = False
+# The pixel limit is checked on the header before decoding (see _decode) rather
+# than through Pillow's process-wide MAX_IMAGE_PIXELS, which other parts set too.
 URL_TIMEOUT = 5.0
 # Marketplaces put the main photos first; later ones are mostly size charts and
 # packaging, and each photo costs about 0.1 s.
@@ -115,6 +115,8 @@ def _decode(data: bytes, name: str, max_side: int = MAX_SIDE) -> np.ndarray | No
             "image %s skipped: %d bytes exceeds the %d-byte limit", name, len(data), MAX_IMAGE_BYTES
         )
         return None
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        log.debug("Pillow is set to load truncated images; %s may be partly grey", name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
