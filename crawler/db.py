@@ -205,9 +205,10 @@ def set_images(session: Session, listing: m.Listing, images: list[dict[str, Any]
             row = m.ListingImage(url=info["url"])
             listing.images.append(row)
         row.position = position
+        if info.get("error") and row.sha256:
+            continue  # a failed re-download keeps the photo already stored
         for key in ("path", "sha256", "phash", "dhash", "width", "height", "error"):
-            if key in info:
-                setattr(row, key, info[key])
+            setattr(row, key, info.get(key))  # a success clears an earlier error
 
 
 def note_seller(session: Session, marketplace: str, seller_id: str | None, name: str | None) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import re
 import threading
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.http import Request
+from scrapy.pipelines.files import FSFilesStore
 from scrapy.pipelines.images import ImagesPipeline
 
 from crawler import db
@@ -77,6 +79,21 @@ class NormalisePipeline:
         return item
 
 
+class AtomicFSFilesStore(FSFilesStore):
+    """Scrapy's file store, writing each file whole or not at all.
+
+    A crawl killed mid-write must not leave a truncated photo that the next crawl
+    would take as already downloaded.
+    """
+
+    def persist_file(self, path: Any, buf: Any, info: Any, meta: Any = None, headers: Any = None) -> None:
+        target = self._get_filesystem_path(path)
+        self._mkdir(target.parent, info)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_bytes(buf.getvalue())
+        os.replace(partial, target)
+
+
 class ListingImagesPipeline(ImagesPipeline):
     """Download a listing's photos (size, type and count limits), then hash them.
 
@@ -86,6 +103,7 @@ class ListingImagesPipeline(ImagesPipeline):
     """
 
     MIN_WIDTH = 40
+    STORE_SCHEMES = {**ImagesPipeline.STORE_SCHEMES, "": AtomicFSFilesStore, "file": AtomicFSFilesStore}
 
     def __init__(self, store_uri: str, *args: Any, allow_hosts: set[str] | None = None, **kwargs: Any) -> None:
         super().__init__(store_uri, *args, **kwargs)

@@ -108,3 +108,18 @@ def test_db_upgrade_command_and_bad_url(tmp_path):
     assert target.exists()
     out = run_cli("db", "upgrade", "--db", "notadb://")
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_image_rows_keep_a_good_photo_and_clear_old_errors(db_url: str):
+    good = {"url": "https://img.example/1.jpg", "path": "/x/1.jpg", "sha256": "ab" * 32, "phash": "ff00ff00ff00ff00"}
+    with db.session_scope(db_url) as s:
+        listing = db.upsert_listing(s, _listing()).listing
+        db.set_images(s, listing, [{"url": good["url"], "error": "timeout"}])
+    with db.session_scope(db_url) as s:
+        listing = db.upsert_listing(s, _listing()).listing
+        db.set_images(s, listing, [good])  # the retry worked: the error is gone
+        assert listing.images[0].error is None and listing.images[0].sha256 == good["sha256"]
+    with db.session_scope(db_url) as s:
+        listing = db.upsert_listing(s, _listing()).listing
+        db.set_images(s, listing, [{"url": good["url"], "error": "503"}])  # a later failure loses nothing
+        assert listing.images[0].sha256 == good["sha256"] and listing.images[0].error is None
