@@ -85,6 +85,8 @@ def _hit_lines(url: str) -> list[str]:
         rows = [(listing, a) for listing, a in db.iter_listings_with_assessment(session) if a and a.verdict != "clear"]
         rows.sort(key=lambda r: -r[1].score)
         for listing, a in rows:
-            top = max(a.signals, key=lambda sig: sig.get("score", 0))["detail"] if a.signals else ""
+            # The strongest piece of evidence; the goods' fit (context) only explains it.
+            ranked = sorted(a.signals, key=lambda sig: (sig.get("kind") != "context", sig.get("score", 0)))
+            top = ranked[-1]["detail"] if ranked else ""
             lines.append(f"{a.verdict:<11} {a.score:.2f}  {listing.key:<28} {listing.title[:60]}  [{top[:70]}]")
     return lines
