@@ -1,9 +1,10 @@
 """Scoring a JSON Lines file of listings (CONTRACT.md sections 2 and 3), streamed.
 
 Lines are read one at a time, grouped into chunks and scored by a pool of worker
-processes, each building its `Matcher` once; results are written in input order
-while later chunks are still being scored, so memory stays bounded whatever the
-file's size. A bad line is reported with its line number and skipped.
+processes (one per core) sharing one `Matcher`, built before they are forked;
+results are written in input order while later chunks are still being scored, so
+memory stays bounded whatever the file's size. A bad line is reported with its
+line number and skipped.
 """
 
 from __future__ import annotations
@@ -84,15 +85,34 @@ def _parse(
         yield n, data
 
 
+def _single_threaded_opencv() -> int | None:
+    """One process per core already: OpenCV's own threads would only compete."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    return before
+
+
+def _single_threaded_blas() -> None:
+    """The BLAS behind matrix products (logo matching) runs threads of its own,
+    which spin between calls and take the other workers' cores: one per process."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1)
+
+
 def _init_worker(config: str, images: bool) -> None:
     global _worker_matcher
     if images:
-        try:  # one process per core already: OpenCV's own threads would only compete
-            import cv2
-
-            cv2.setNumThreads(1)
-        except ImportError:
-            pass
+        _single_threaded_opencv()
+        _single_threaded_blas()  # in the worker only: the parent keeps its own setting
+    if _worker_matcher is not None:
+        return  # built once by the parent and inherited through fork
     from crawler.config import load_client
     from matching.score import Matcher
 
@@ -164,8 +184,10 @@ def score_file(
     """Score every listing of a JSONL file into `out`, one line each, in input order.
 
     `matcher` (already built for the same client) is used in-process for small
-    inputs; larger inputs fan out to `workers` processes (0 = all cores).
+    inputs; larger inputs fan out to `workers` processes (0 = all cores), which
+    share one matcher built here where processes are forked.
     """
+    global _worker_matcher
     warn = warn or (lambda m: print(m, file=sys.stderr))
     path = check_input(listings)
     base = str(path.resolve().parent)
@@ -207,25 +229,43 @@ def score_file(
     ctx = mp.get_context("spawn" if sys.platform != "linux" else "fork")
     pending: deque[Future] = deque()
     max_pending = workers * 4
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_init_worker, initargs=(str(config), images)
-    ) as pool:
+    threads = None
+    if ctx.get_start_method() == "fork":
+        # Build the matcher (image index included) once here: forked workers share
+        # it instead of each spending seconds of CPU building its own copy.
+        threads = _single_threaded_opencv() if images else None
+        if matcher is None:
+            from crawler.config import load_client
+            from matching.score import Matcher
 
-        def submit(chunk: list[tuple[int, dict[str, Any]]]) -> None:
-            pending.append(pool.submit(_score_chunk, chunk, base))
-            while len(pending) >= max_pending:
-                emit(pending.popleft().result())
+            matcher = Matcher(load_client(config), images=images)
+        _worker_matcher = matcher
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init_worker, initargs=(str(config), images)
+        ) as pool:
 
-        submit(first[:CHUNK])
-        submit(first[CHUNK:])
-        chunk = []
-        for item in items:
-            chunk.append(item)
-            if len(chunk) >= CHUNK:
+            def submit(chunk: list[tuple[int, dict[str, Any]]]) -> None:
+                pending.append(pool.submit(_score_chunk, chunk, base))
+                while len(pending) >= max_pending:
+                    emit(pending.popleft().result())
+
+            submit(first[:CHUNK])
+            submit(first[CHUNK:])
+            chunk = []
+            for item in items:
+                chunk.append(item)
+                if len(chunk) >= CHUNK:
+                    submit(chunk)
+                    chunk = []
+            if chunk:
                 submit(chunk)
-                chunk = []
-        if chunk:
-            submit(chunk)
-        while pending:
-            emit(pending.popleft().result())
+            while pending:
+                emit(pending.popleft().result())
+    finally:
+        _worker_matcher = None
+        if threads is not None:
+            import cv2
+
+            cv2.setNumThreads(threads)
     return stats

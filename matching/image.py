@@ -67,7 +67,7 @@ MAX_IMAGE_PIXELS = 40_000_000
 # than through Pillow's process-wide MAX_IMAGE_PIXELS, which other parts set too.
 URL_TIMEOUT = 5.0
 # Marketplaces put the main photos first; later ones are mostly size charts and
-# packaging, and each photo costs about 0.1 s.
+# packaging, and each photo costs about 0.05 s of CPU.
 MAX_PHOTOS = 10
 
 # Everything is compared at this size: marketplace photos are rarely larger in
@@ -93,7 +93,9 @@ PHOTO_UPSCALE = 1.5
 # match (see ImageMatcher.__init__): nearly the same keypoints, much cheaper.
 SIFT_UPSCALE = 1.25
 LOGO_SOURCE_SIDE = 1024
-PHOTO_FEATURES = 1500
+# The strongest keypoints only: beyond about 1000 they are background texture
+# and cost descriptor time without adding matches (benchmarks/image_signals.py).
+PHOTO_FEATURES = 1000
 KP_MAX_ANGLE = 15.0  # degrees; copies are at most slightly rotated (mirrors are indexed)
 
 # Variants of each registered image hashed at index time.
