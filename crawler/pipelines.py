@@ -15,8 +15,8 @@ import asyncio
 import hashlib
 import logging
 import os
+import queue
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -247,11 +247,16 @@ class AssessPipeline(_StoreStep):
 
     def open_spider(self, spider: Any = None) -> None:
         from matching import Matcher
+        from matching.batch import _single_threaded_blas, _single_threaded_opencv
 
-        self.matcher = Matcher(self.client)
+        # One matcher per core, each used by one thread at a time (OpenCV's matchers are
+        # not documented thread-safe); OpenCV and BLAS single-threaded so they do not compete.
+        _single_threaded_opencv()
+        _single_threaded_blas()
+        self.matchers: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for _ in range(max(1, os.cpu_count() or 1)):
+            self.matchers.put(Matcher(self.client))
         self.version = matching_version(self.client)
-        # One assessment at a time: OpenCV's matchers are not documented thread-safe.
-        self.matcher_lock = threading.Lock()
 
     async def process_item(self, item: Listing, spider: Any = None) -> Listing:
         if item.stored_id is None:
@@ -270,8 +275,11 @@ class AssessPipeline(_StoreStep):
                 return
             data = listing_input(listing)
         # No transaction is held while matching runs.
-        with self.matcher_lock:
-            assessment = self.matcher.assess(data)
+        matcher = self.matchers.get()
+        try:
+            assessment = matcher.assess(data)
+        finally:
+            self.matchers.put(matcher)
         with db.session_scope(self.db_url) as session:
             listing = session.get(db.m.Listing, item.stored_id)
             row = db.add_assessment(session, listing, assessment, self.version)
