@@ -105,9 +105,12 @@ def test_triage_flow_in_the_browser(server: tuple[str, Seeded], page: object) ->
     assert rows.count() == 5
     first = rows.nth(0)
     assert "ACME Pad Pro wireless controller" in first.inner_text()
-    pg.wait_for_function(  # type: ignore[attr-defined]
-        "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-    )
+    # Polled from here: wait_for_function evaluates its predicate with eval, which the
+    # app's Content-Security-Policy (rightly) forbids.
+    for _ in range(100):
+        if pg.evaluate("() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"):  # type: ignore[attr-defined]
+            break
+        pg.wait_for_timeout(100)  # type: ignore[attr-defined]
     shot(pg, "01-queue")
     readme_shot = ROOT / "docs" / "queue.png"
     if not readme_shot.exists() or os.environ.get("MARKWATCH_UPDATE_SCREENSHOTS"):
