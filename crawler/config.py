@@ -85,12 +85,6 @@ class MarkType(str, Enum):
     design = "design"
 
 
-class Verdict(str, Enum):
-    counterfeit = "counterfeit"
-    review = "review"
-    clear = "clear"
-
-
 class Contact(_Strict):
     person: str | None = None
     email: str | None = None

@@ -22,7 +22,8 @@ def iso_utc(value: dt.datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z"
 
 
-def export_record(listing: Any, assessment: Any) -> dict[str, Any]:
+def listing_fields(listing: Any) -> dict[str, Any]:
+    """A stored listing's fields as in a scoring input (CONTRACT.md section 2), images as URLs."""
     return {
         "id": listing.key,
         "marketplace": listing.marketplace,
@@ -34,6 +35,12 @@ def export_record(listing: Any, assessment: Any) -> dict[str, Any]:
         "seller_id": listing.seller_id,
         "seller_name": listing.seller_name,
         "images": list(listing.image_urls or []),
+    }
+
+
+def export_record(listing: Any, assessment: Any) -> dict[str, Any]:
+    return {
+        **listing_fields(listing),
         "score": round(assessment.score, 4) if assessment else 0.0,
         "verdict": assessment.verdict if assessment else None,
         "mark_id": assessment.mark_id if assessment else None,

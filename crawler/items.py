@@ -27,10 +27,9 @@ class Listing:
     search_term: str | None = None
     page_url: str | None = None
     # Filled by the pipelines: downloaded image files (Scrapy's images pipeline),
-    # then the store's row id, whether the listing is new or changed, and its verdict.
+    # then the store's row id and, once assessed, the assessment and its verdict.
     images: list[dict] = field(default_factory=list)
     stored_id: int | None = None
-    changed: bool = False
     assessment_id: int | None = None
     verdict: str | None = None
 

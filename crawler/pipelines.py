@@ -238,7 +238,6 @@ class StorePipeline(_StoreStep):
                 db.set_images(session, result.listing, item.images)
             db.note_seller(session, item.marketplace, item.seller_id, item.seller_name)
             item.stored_id = result.listing.id
-            item.changed = result.changed
         return item
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from crawler import models as m
 from crawler.config import Client
+from crawler.exports import listing_fields
 
 HIT_VERDICTS = ("counterfeit", "review")
 TRIAGE_STATES = ("open", "confirmed", "dismissed", "all")
@@ -342,16 +343,7 @@ def listing_json(listing: m.Listing, a: m.AssessmentRow | None) -> dict[str, Any
     """A listing as the API and the JSON report give it (CONTRACT.md section 4 fields, plus triage)."""
     return {
         "pk": listing.id,
-        "id": listing.key,
-        "marketplace": listing.marketplace,
-        "url": listing.url,
-        "title": listing.title,
-        "description": listing.description,
-        "price": listing.price,
-        "currency": listing.currency,
-        "seller_id": listing.seller_id,
-        "seller_name": listing.seller_name,
-        "images": list(listing.image_urls or []),
+        **listing_fields(listing),
         "score": a.score if a else None,
         "verdict": a.verdict if a else None,
         "mark_id": a.mark_id if a else None,
