@@ -118,6 +118,7 @@ def main() -> None:
             full_pages = sum(mr.pages for mr in report.markets)
             full_items = sum(mr.items for mr in report.markets)
 
+    print("per market:", [(mr.marketplace, round(mr.seconds, 1)) for mr in report.markets])
     print(f"{args.listings} listings on {len(markets)} marketplaces, {args.page_size} per page")
     print(f"{'crawl':<8}{'pages':>7}{'listings':>10}{'seconds':>9}{'pages/s':>9}{'listings/s':>12}")
     for name, pages, items, secs in (("bare", bare_pages, bare_items, bare_s), ("full", full_pages, full_items, full_s)):

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -218,6 +219,58 @@ def note_seller(session: Session, marketplace: str, seller_id: str | None, name:
     insert = _insert_for(session)
     stmt = insert(m.Seller).values(marketplace=marketplace, seller_id=str(seller_id), name=name)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["marketplace", "seller_id"]))
+
+
+class StoredPhotoSignals:
+    """The image matcher's findings per photo, kept in the store (`matching.image.PhotoCache`'s
+    backing): a photo already matched under this matching version, in any listing,
+    marketplace or run, is not matched again.
+
+    New findings wait in memory until `write_pending` adds them to a transaction the
+    caller commits anyway (the assessment's), so matching opens no write transaction
+    of its own.
+    """
+
+    def __init__(self, url: str, matching_version: str) -> None:
+        self.url = url
+        self.version = matching_version
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def load(self, sha256: str) -> list[dict[str, Any]] | None:
+        with self._lock:
+            if sha256 in self._pending:
+                return self._pending[sha256]
+        with session_scope(self.url) as session:
+            row = session.get(m.PhotoSignals, (sha256, self.version))
+            return None if row is None else list(row.signals)
+
+    def save(self, sha256: str, signals: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._pending[sha256] = signals
+
+    def write_pending(self, session: Session) -> int:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if pending:
+            stmt = _insert_for(session)(m.PhotoSignals).on_conflict_do_nothing(
+                index_elements=["sha256", "matching_version"]
+            )
+            # Two workers may match the same photo at once; their findings are the same.
+            session.execute(
+                stmt,
+                [{"sha256": k, "matching_version": self.version, "signals": v, "created_at": m.utcnow()}
+                 for k, v in pending.items()],
+            )
+        return len(pending)
+
+    def prune(self) -> int:
+        """Forget findings of other matching versions (marks or matcher changed)."""
+        with session_scope(self.url) as session:
+            result = session.execute(
+                delete(m.PhotoSignals).where(m.PhotoSignals.matching_version != self.version)
+            )
+            return int(result.rowcount or 0)
 
 
 def latest_assessment(session: Session, listing_pk: int) -> m.AssessmentRow | None:

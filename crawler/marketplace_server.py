@@ -112,6 +112,13 @@ def _matches(item: dict[str, Any], term: str) -> bool:
     return bool(tokens) and all(t in hay for t in tokens)
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's backlog of 5 overflows under a crawl's concurrency; the client's
+    # SYN retries then stall requests for 1, 3, 7... seconds, which no real site does.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class MarketplaceServer:
     """Serve marketplace pages from a catalogue; `start()` returns the root URL."""
 
@@ -159,8 +166,7 @@ class MarketplaceServer:
             def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `requests`
                 pass
 
-        self._httpd = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server((self.host, self.port), Handler)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="marketplace-server", daemon=True

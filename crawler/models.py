@@ -3,7 +3,8 @@
 One row per thing markwatch keeps: marks and their registrations (copied from the
 client file so cases and reports stand on their own), listings and every sighting
 of them, their images and hashes, assessments, takedown cases with an audit trail,
-crawl runs, evidence files, sellers and the alert outbox. Times are UTC.
+crawl runs, evidence files, sellers, the alert outbox and the image matcher's
+findings per photo. Times are UTC.
 """
 
 from __future__ import annotations
@@ -143,6 +144,19 @@ class ListingImage(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     listing: Mapped[Listing] = relationship(back_populates="images")
+
+
+class PhotoSignals(Base):
+    """What the image matcher found in one photo (by SHA-256 of its bytes) under one
+    matching version: a photo reused across listings, marketplaces and runs is
+    matched once."""
+
+    __tablename__ = "photo_signals"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    matching_version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    signals: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class AssessmentRow(Base):

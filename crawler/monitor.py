@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from crawler import db
 from crawler import models as m
 from crawler.config import Client
-from crawler.pipelines import MONITOR_PIPELINES
+from crawler.pipelines import MONITOR_PIPELINES, photo_matching_version
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,7 @@ def run_cycle(
         db.ensure_schema(url)
         with db.session_scope(url) as session:
             db.sync_marks(session, client)
+        db.StoredPhotoSignals(url, photo_matching_version(client)).prune()
         names = list(client.enabled_marketplaces())
         if marketplaces:
             unknown = [n for n in marketplaces if n not in client.marketplaces]

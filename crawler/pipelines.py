@@ -252,10 +252,15 @@ class AssessPipeline(_StoreStep):
         # not documented thread-safe); OpenCV and BLAS single-threaded so they do not compete.
         _single_threaded_opencv()
         _single_threaded_blas()
+        from matching.image import PhotoCache
+
+        self.version = matching_version(self.client)
+        # A photo reused by many listings (or seen in an earlier run) is matched once.
+        self.photo_store = db.StoredPhotoSignals(self.db_url, photo_matching_version(self.client))
+        cache = PhotoCache(store=self.photo_store)
         self.matchers: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for _ in range(max(1, os.cpu_count() or 1)):
-            self.matchers.put(Matcher(self.client))
-        self.version = matching_version(self.client)
+            self.matchers.put(Matcher(self.client, photo_cache=cache))
 
     async def process_item(self, item: Listing, spider: Any = None) -> Listing:
         if item.stored_id is None:
@@ -266,6 +271,10 @@ class AssessPipeline(_StoreStep):
         if self.stats is not None and item.verdict:
             self.stats.inc_value(f"markwatch/verdict/{item.verdict}")
         return item
+
+    def close_spider(self, spider: Any = None) -> None:
+        with db.session_scope(self.db_url) as session:
+            self.photo_store.write_pending(session)
 
     def assess(self, item: Listing) -> None:
         with db.session_scope(self.db_url) as session:
@@ -282,6 +291,7 @@ class AssessPipeline(_StoreStep):
         with db.session_scope(self.db_url) as session:
             listing = session.get(db.m.Listing, item.stored_id)
             row = db.add_assessment(session, listing, assessment, self.version)
+            self.photo_store.write_pending(session)
             item.assessment_id = row.id
             item.verdict = row.verdict
 
@@ -326,6 +336,27 @@ def matching_version(client: Client) -> str:
     )
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:10]
     return f"{getattr(matching, '__version__', '0')}+{digest}"
+
+
+def photo_matching_version(client: Client) -> str:
+    """The matcher's version plus a digest of what photos are compared with.
+
+    That is the registered images' bytes and the marks' terms (read in photos):
+    findings stored per photo stay valid when only thresholds, prices or sellers change.
+    """
+    import matching
+
+    digest = hashlib.sha256(getattr(matching, "__version__", "0").encode())
+    owners = [(m.id, m.images, [m.title, *m.terms]) for m in client.marks]
+    owners += [(f"{p.mark}/{p.id}", p.images, []) for p in client.products]
+    for owner, images, terms in owners:
+        digest.update(repr((owner, terms)).encode())
+        for path in images:
+            try:
+                digest.update(Path(path).read_bytes())
+            except OSError as exc:  # the matcher warns about it; the digest still differs
+                digest.update(str(exc).encode())
+    return f"{getattr(matching, '__version__', '0')}+{digest.hexdigest()[:10]}"
 
 
 MONITOR_PIPELINES = {

@@ -8,7 +8,8 @@ No Scrapy here: the CLI, the crawl pipeline and the tests share this library.
 from matching.score import Matcher, assess
 from matching.types import Assessment, ListingInput, Signal
 
-# Bumped when scoring changes, so stored listings are assessed again (crawler.pipelines).
+# Bumped when scoring or what the image matchers find changes, so stored listings are
+# assessed again and stored photo findings are dropped (crawler.pipelines).
 __version__ = "1.2"
 
 __all__ = ["Assessment", "ListingInput", "Matcher", "Signal", "__version__", "assess"]

@@ -29,13 +29,16 @@ never raises because of one bad photo.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import threading
 import urllib.request
 import warnings
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
@@ -174,6 +177,29 @@ def _fetch(url: str, name: str) -> bytes | None:
     return data
 
 
+def read_image_bytes(source: str | Path, name: str | None = None, fetch_urls: bool = False) -> bytes | None:
+    """The bytes of a photo (path or http(s) URL), or None with a logged warning."""
+    ref = str(source)
+    name = name or ref
+    if ref.startswith(("http://", "https://")):
+        if not fetch_urls:
+            log.warning("image %s skipped: downloading is not enabled", name)
+            return None
+        return _fetch(ref, name)
+    path = Path(ref)
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            log.warning(
+                "image %s skipped: %d bytes exceeds the %d-byte limit", name, size, MAX_IMAGE_BYTES
+            )
+            return None
+        return path.read_bytes()
+    except OSError as e:
+        log.warning("image %s skipped: cannot read (%s)", name, e.strerror or e)
+        return None
+
+
 def load_image(
     source: str | Path | bytes,
     name: str | None = None,
@@ -183,27 +209,83 @@ def load_image(
     """Read a photo (path, http(s) URL or bytes) as RGB, or None with a logged warning."""
     if isinstance(source, (bytes, bytearray)):
         return _decode(bytes(source), name or "(bytes)", max_side)
-    ref = str(source)
-    name = name or ref
-    if ref.startswith(("http://", "https://")):
-        if not fetch_urls:
-            log.warning("image %s skipped: downloading is not enabled", name)
+    name = name or str(source)
+    data = read_image_bytes(source, name, fetch_urls)
+    return None if data is None else _decode(data, name, max_side)
+
+
+class PhotoStore(Protocol):
+    """Where a `PhotoCache` keeps its findings beyond the process (the crawl's store)."""
+
+    def load(self, sha256: str) -> list[dict[str, Any]] | None: ...
+
+    def save(self, sha256: str, signals: list[dict[str, Any]]) -> None: ...
+
+
+class PhotoCache:
+    """Signals already computed for a photo, by the SHA-256 of its bytes (thread-safe LRU).
+
+    Counterfeit listings reuse the same photos across listings, sellers and
+    marketplaces; a photo seen before costs a digest instead of decoding and
+    keypoint matching. With a `store`, findings outlive the process. Share one
+    cache (and store) only between matchers of the same client and matching version.
+    """
+
+    # Stands for the photo's name in cached evidence, replaced on the way out.
+    NAME = "\x00photo\x00"
+
+    def __init__(self, size: int = 20_000, store: PhotoStore | None = None) -> None:
+        self.size = size
+        self.store = store
+        self._entries: OrderedDict[str, tuple[Signal, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def key(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    def get(self, key: str) -> tuple[Signal, ...] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return found
+        stored = self._load(key)
+        with self._lock:
+            if stored is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._remember(key, stored)
+            return stored
+
+    def put(self, key: str, signals: list[Signal]) -> None:
+        found = tuple(signals)
+        with self._lock:
+            self._remember(key, found)
+        if self.store is not None:
+            try:
+                self.store.save(key, [asdict(s) for s in found])
+            except Exception as exc:  # noqa: BLE001 - the findings are still in memory
+                log.warning("photo findings not stored: %s", str(exc).splitlines()[0][:200])
+
+    def _load(self, key: str) -> tuple[Signal, ...] | None:
+        if self.store is None:
             return None
-        data = _fetch(ref, name)
-        return None if data is None else _decode(data, name, max_side)
-    path = Path(ref)
-    try:
-        size = path.stat().st_size
-        if size > MAX_IMAGE_BYTES:
-            log.warning(
-                "image %s skipped: %d bytes exceeds the %d-byte limit", name, size, MAX_IMAGE_BYTES
-            )
+        try:
+            rows = self.store.load(key)
+            return None if rows is None else tuple(Signal(**row) for row in rows)
+        except Exception as exc:  # noqa: BLE001 - unreadable findings are matched again
+            log.warning("stored photo findings unreadable, matching again: %s", str(exc).splitlines()[0][:200])
             return None
-        data = path.read_bytes()
-    except OSError as e:
-        log.warning("image %s skipped: cannot read (%s)", name, e.strerror or e)
-        return None
-    return _decode(data, name, max_side)
+
+    def _remember(self, key: str, signals: tuple[Signal, ...]) -> None:
+        self._entries[key] = signals
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
 
 
 # --------------------------------------------------------------------------- hashing
@@ -314,8 +396,10 @@ class ImageMatcher:
         fetch_urls: bool = False,
         terms: dict[str, list[str]] | None = None,
         max_photos: int = MAX_PHOTOS,
+        cache: PhotoCache | None = None,
     ) -> None:
         self.references = references
+        self.cache = cache if cache is not None else PhotoCache()
         self.max_photos = max_photos
         self.logos = logos
         self.ocr = ocr
@@ -377,6 +461,7 @@ class ImageMatcher:
         ocr: bool = False,
         fetch_urls: bool = False,
         max_photos: int = MAX_PHOTOS,
+        cache: PhotoCache | None = None,
     ) -> ImageMatcher:
         """Load and index every mark and product image of the client file."""
         refs: list[Reference] = []
@@ -416,27 +501,38 @@ class ImageMatcher:
             fetch_urls=fetch_urls,
             terms=terms,
             max_photos=max_photos,
+            cache=cache,
         )
 
     # ----------------------------------------------------------------- matching
 
-    def _photos(self, listing: ListingInput) -> list[tuple[str, np.ndarray]]:
-        out: list[tuple[str, np.ndarray]] = []
+    def _photos(self, listing: ListingInput) -> list[tuple[str, str, bytes]]:
+        """(short name, full name for warnings, bytes) of each readable photo."""
+        out: list[tuple[str, str, bytes]] = []
         if listing.image_bytes:
             for i, data in enumerate(listing.image_bytes[: self.max_photos]):
                 ref = listing.images[i] if i < len(listing.images) else None
                 name = f"photo {i + 1}" + (f" ({ref})" if ref else "") + f" of {listing.id}"
-                rgb = _decode(data or b"", name)
-                if rgb is not None:
-                    out.append((f"photo {i + 1}", rgb))
+                out.append((f"photo {i + 1}", name, data or b""))
             return out
         for i, ref in enumerate(listing.images[: self.max_photos]):
-            rgb = load_image(
-                ref, name=f"photo {i + 1} ({ref}) of {listing.id}", fetch_urls=self.fetch_urls
-            )
-            if rgb is not None:
-                out.append((f"photo {i + 1}", rgb))
+            name = f"photo {i + 1} ({ref}) of {listing.id}"
+            data = read_image_bytes(ref, name, fetch_urls=self.fetch_urls)
+            if data is not None:
+                out.append((f"photo {i + 1}", name, data))
         return out
+
+    def _photo_signals(self, data: bytes, short: str, name: str) -> list[Signal]:
+        """Signals for one photo's bytes, from the cache when the same bytes were seen."""
+        key = PhotoCache.key(data)
+        cached = self.cache.get(key)
+        if cached is None:
+            rgb = _decode(data, name)
+            if rgb is None:
+                return []  # not cached: the warning names each listing that shows it
+            cached = tuple(self.match_photo(rgb, PhotoCache.NAME))
+            self.cache.put(key, list(cached))
+        return [replace(s, detail=s.detail.replace(PhotoCache.NAME, short)) for s in cached]
 
     def match(self, listing: ListingInput) -> list[Signal]:
         """All image evidence for one listing, strongest first (never raises on bad photos)."""
@@ -447,13 +543,13 @@ class ImageMatcher:
             if key not in best or sig.score > best[key].score:
                 best[key] = sig
 
-        for name, rgb in self._photos(listing):
+        for short, name, data in self._photos(listing):
             try:
-                for sig in self.match_photo(rgb, name):
+                for sig in self._photo_signals(data, short, name):
                     keep(sig)
             except Exception:
                 log.warning(
-                    "image %s of %s skipped: matching failed", name, listing.id, exc_info=True
+                    "image %s of %s skipped: matching failed", short, listing.id, exc_info=True
                 )
         # A logo hit for a mark already proven by a copied image adds nothing.
         proven = {s.mark_id for s in best.values() if s.kind == "image"}

@@ -75,14 +75,14 @@ def _noisy_or(values: list[float]) -> float:
     return 1.0 - p
 
 
-def _load_image_matcher(client):
+def _load_image_matcher(client, cache=None):
     """The image side (photos, logos, text in photos), when it is installed."""
     try:
         from matching.image import ImageMatcher
     except ImportError:
         return None
     try:
-        return ImageMatcher.from_client(client)
+        return ImageMatcher.from_client(client, cache=cache)
     except Exception as exc:  # a broken image index must not stop text matching
         log.warning("image matching disabled: %s", exc)
         return None
@@ -110,7 +110,9 @@ class Matcher:
         cues: CueFinder | None = None,
         images_always: bool = False,
         explain_skips: bool = True,
+        photo_cache=None,
     ) -> None:
+        # photo_cache: a matching.image.PhotoCache to share between matchers of this client
         self.client = client
         self.terms = TermIndex.from_client(client)
         self.lexicon = lexicon or default_lexicon()
@@ -122,7 +124,7 @@ class Matcher:
             client, self.lexicon, {m: g.concepts for m, g in self.goods.items()}
         )
         self.thresholds = client.thresholds
-        self.images = _load_image_matcher(client) if images else None
+        self.images = _load_image_matcher(client, photo_cache) if images else None
         # images_always: compare photos even when the text alone makes the verdict
         # (slower; for evidence packages that want every photo match listed).
         self.images_always = images_always

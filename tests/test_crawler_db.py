@@ -123,3 +123,29 @@ def test_image_rows_keep_a_good_photo_and_clear_old_errors(db_url: str):
         listing = db.upsert_listing(s, _listing()).listing
         db.set_images(s, listing, [{"url": good["url"], "error": "503"}])  # a later failure loses nothing
         assert listing.images[0].sha256 == good["sha256"] and listing.images[0].error is None
+
+
+def test_photo_findings_outlive_the_process_per_matching_version(db_url: str):
+    from matching.image import PhotoCache
+
+    found = [Signal("logo", 0.8, f"{PhotoCache.NAME} contains registered logo marks/a.png", "acme")]
+    first = db.StoredPhotoSignals(db_url, "1.0+aaaa")
+    cache = PhotoCache(store=first)
+    cache.put("f" * 64, found)
+    # New findings join the caller's transaction; nothing is written before.
+    assert db.StoredPhotoSignals(db_url, "1.0+aaaa").load("f" * 64) is None
+    with db.session_scope(db_url) as s:
+        assert first.write_pending(s) == 1
+    # Another process (a new cache over the same store) finds them without matching.
+    later = PhotoCache(store=db.StoredPhotoSignals(db_url, "1.0+aaaa"))
+    assert later.get("f" * 64) == tuple(found) and later.hits == 1
+    # Writing the same photo twice (two workers at once) is harmless.
+    first.save("f" * 64, [])
+    with db.session_scope(db_url) as s:
+        first.write_pending(s)
+    assert later.store.load("f" * 64)[0]["mark_id"] == "acme"
+    # Other marks or another matcher: not valid any more, and pruned.
+    newer = db.StoredPhotoSignals(db_url, "1.1+bbbb")
+    assert PhotoCache(store=newer).get("f" * 64) is None
+    assert newer.prune() == 1
+    assert first.load("f" * 64) is None

@@ -75,6 +75,10 @@ def test_cycle_stores_assesses_and_takes_in(client_file: Path, tmp_path: Path):
         assert images and all(img.sha256 and img.phash for img in images)
         case_keys = {c.listing.key for c in s.scalars(select(m.Case))}
         case_states = {c.state for c in s.scalars(select(m.Case))}
+        # Photos compared are remembered by their bytes' SHA-256 for later listings and runs.
+        photos = s.scalars(select(m.PhotoSignals)).all()
+        assert photos and {p.sha256 for p in photos} <= {img.sha256 for img in images}
+        assert any(p.signals for p in photos)
     assert verdicts["aliexpress:1005006120001"] == "counterfeit"  # "1:1 Replica" at 12% of MSRP
     assert verdicts["aliexpress:1005006120003"] == "clear"  # the authorised store
     assert verdicts["taobao:680011223303"] == "clear"  # authorised by seller name

@@ -203,6 +203,34 @@ def test_hostile_image_is_skipped_with_warning(
     assert _product_hit(signals)
 
 
+def test_a_photo_seen_before_is_matched_once_and_named_per_listing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = load_client(_client_file(tmp_path))
+    matcher = ImageMatcher.from_client(client)
+    photo = _jpeg(ImageOps.mirror(COINS))
+    first = matcher.match(ListingInput(id="t:a", title="x", images=["a.jpg"], image_bytes=[photo]))
+    second = matcher.match(
+        ListingInput(id="t:b", title="x", images=["b.jpg", "a.jpg"], image_bytes=[_jpeg(FLOWER), photo])
+    )
+    assert (matcher.cache.misses, matcher.cache.hits) == (2, 1)
+    hit1 = next(s for s in first if s.product_id == "coin-set")
+    hit2 = next(s for s in second if s.product_id == "coin-set")
+    # The same evidence, naming the photo where this listing shows it.
+    assert hit1.detail.startswith("photo 1 ") and hit2.detail.startswith("photo 2 ")
+    assert hit1.detail[len("photo 1"):] == hit2.detail[len("photo 2"):]
+    assert hit1.score == hit2.score
+    # Matchers of the same client can share one cache (the crawl's one per core).
+    other = ImageMatcher.from_client(client, cache=matcher.cache)
+    assert _product_hit(other.match(ListingInput(id="t:c", title="x", images=["c.jpg"], image_bytes=[photo])))
+    assert matcher.cache.hits == 2
+    # An unreadable photo is not cached: every listing showing it is warned about.
+    with caplog.at_level(logging.WARNING, logger="matching.image"):
+        for lid in ("t:d", "t:e"):
+            assert matcher.match(ListingInput(id=lid, title="x", images=["d.jpg"], image_bytes=[b"<html>"])) == []
+    assert "of t:d" in caplog.text and "of t:e" in caplog.text
+
+
 def test_missing_file_and_url_without_fetching_are_skipped(
     matcher: ImageMatcher, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
