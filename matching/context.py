@@ -33,8 +33,10 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 _RESALE = re.compile(
     r"\b(?:used|pre[\s-]?owned|pre[\s-]?loved|second[\s-]?hand|secondhand|gently[\s-]+used|like[\s-]+new"
-    r"|refurbished|open[\s-]+box|ex[\s-]?display|preowned|preloved)\b"
-    r"|二手|闲置|閒置|自用|中古|[0-9一二三四五六七八九十]成新|9[0-9]新|99新|(?:九五|九九|九八|八五)新",
+    r"|refurbished|open[\s-]+box|ex[\s-]?display|ex[\s-]?demo|preowned|preloved|pre[\s-]?worn"
+    r"|worn\s+(?:once|twice|only\s+once|a\s+few\s+times)|(?:barely|lightly|hardly|gently)\s+worn)\b"
+    r"|\bb[\s-]?stock\b"
+    r"|二手|闲置|閒置|自用|中古|转让|仅试穿|只穿过一次|穿过一次|用过一次|[0-9一二三四五六七八九十]成新|9[0-9]新|99新|(?:九五|九九|九八|八五)新",
 )
 _NOT_RESALE = re.compile(
     r"\b(?:widely|commonly|most|often|can be|be|is|are|easy to be)\s+used\b|\bused\s+(?:for|to|in|with|by|as)\b"
@@ -43,6 +45,7 @@ _NOMINATIVE_BEFORE = re.compile(
     r"(?:\b(?:compatible|compatibility|fits?|fit for|replacement|replace|replaces|works|working|suitable|designed|made|"
     r"for use|adapter|adaptor|charger|case|cover|strap|band|mount|cable|battery|lens cap|skin|protector)?\s*"
     r"(?:with|for|to)\s+(?:the\s+|all\s+|most\s+)?$)"
+    r"|\b(?:fits|replaces)\s+(?:the\s+|all\s+|most\s+|your\s+)?$"
     r"|(?:适用于|适用|兼容|适配|专用|用于|配)\s*$"
 )
 
@@ -51,8 +54,15 @@ _COMPATIBLE = re.compile(
     r"\b(?:compatible|compatibility|replacement for|fits? for|works with|interchangeable with)\b"
     r"|适用于|适配|兼容|通用于"
 )
+# How far (in characters) "compatible with" may stand before the brand it governs.
+_COMPATIBLE_REACH = 60
+# After the brand, words that say the goods fit what precedes them: "compatible" with no
+# object of its own, "专用" (dedicated to), "配套" (matching).
+_FITS_PRECEDING = re.compile(
+    r"\b(?:compatible|replacement)\b(?!\s*(?:with|for|to)\b)(?=\s+\w)|专用|專用|配套"
+)
 _NOMINATIVE_AFTER = re.compile(
-    r"^\s*[-]?\s*(?:compatible|compatibility|replacement|fit|fits|适用|兼容|适配|通用)\b"
+    r"^\s*[-]?\s*(?:(?:compatible|compatibility|replacement|fit|fits)\b|适用|兼容|适配|通用|专用|專用|配套)"
 )
 
 
@@ -211,16 +221,25 @@ def resale_marker(text: str) -> str | None:
 
 
 def nominative(text: str, start: int, end: int | None = None) -> str | None:
-    """The words around a brand mention that say the goods only fit the brand."""
-    folded = fold(text)
-    m = _COMPATIBLE.search(folded)
-    if m:
-        return m.group().strip()
+    """The words around a brand mention that say the goods only fit the brand.
+
+    The brand has to be what the goods fit: "case compatible with X", "X3 compatible
+    charging case", "X专用". "X earbuds compatible with iPhone" says the brand's own
+    goods fit something else, which is no nominative use.
+    """
+    before_all = fold(text[:start])
+    found = list(_COMPATIBLE.finditer(before_all))
+    if found and len(before_all) - found[-1].end() <= _COMPATIBLE_REACH:
+        return found[-1].group().strip()
     if end is not None:
         after = fold(text[end : end + 30])
         m = _NOMINATIVE_AFTER.match(after)
         if m:
             return text[start:end] + " " + m.group().strip(" -")
+        # A little further on, with the model between: "X Pulse X3 Compatible Case".
+        m = _FITS_PRECEDING.search(fold(text[end : end + _COMPATIBLE_REACH]))
+        if m:
+            return text[start:end] + " ... " + m.group().strip()
     before = fold(text[max(0, start - 40) : start])
     m = _NOMINATIVE_BEFORE.search(before)
     if not m:

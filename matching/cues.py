@@ -3,7 +3,8 @@
 The cue words live in `matching/data/cues.yaml` so analysts can extend them. Innocent
 uses ("AAA batteries", "OEM/ODM available", "mirror finish") are removed before the
 cues are looked for, and weak cues only count when a brand is named: on unbranded
-goods a cue alone never flags a listing.
+goods a cue alone never flags a listing. Chinese text is read in simplified script, so
+the simplified cue list also finds traditional writings (複刻, 原單).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from matching.normalize import fold
+from matching.normalize import fold, has_cjk
 
 DATA = Path(__file__).with_name("data") / "cues.yaml"
 
@@ -63,7 +64,13 @@ class CueFinder:
 
     def find(self, text: str) -> list[Cue]:
         """Cues in a text (title and description); innocent uses left out."""
-        folded = self.clean(fold(text))
+        folded = fold(text)
+        if has_cjk(folded):
+            # Chinese cues are listed in simplified script; 複刻 is 复刻 written traditionally.
+            from matching.chinese import to_simplified
+
+            folded = to_simplified(folded)
+        folded = self.clean(folded)
         found: list[Cue] = []
         seen: set[str] = set()
         for strong, patterns in ((True, self.strong), (False, self.weak)):

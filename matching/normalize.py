@@ -47,6 +47,10 @@ _LEET = {
 # Characters that separate the letters of a brand written apart, or mask one letter.
 _SEPARATORS = set(" .·•∙⋅・*_-~+/\\|,'’`^:")
 _MASKS = set("*·•∙⋅・_")
+# Symbols, emoji and their modifiers (❤ ★ 🔥, skin tones, variation selectors) pass for
+# separators too: "K★E★L★S★O", "薇❤拉", and so do dashes ("K – E – L"). Sentence
+# punctuation (，。, ?) does not.
+_GAP_CATEGORIES = {"So", "Sm", "Sk", "Mn", "Cf", "Zs", "Pd"}
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TOKEN = re.compile(r"(?:[^\W_\u3400-\u9fff\uf900-\ufaff]|[@$|!])+|[\u3400-\u9fff\uf900-\ufaff]+")
 _LETTER_NAME = re.compile(
@@ -163,6 +167,11 @@ def compact(text: str) -> str:
     return "".join(ch for ch in fold(text) if ch.isalnum())
 
 
+def leet_reading(word: str) -> str:
+    """A token read as leetspeak throughout ("73k" -> "tek"), for pieces of a longer name."""
+    return "".join(_LEET.get(c, c) for c in word)
+
+
 def _leet_forms(word: str) -> list[str]:
     """Leetspeak readings of a token that mixes letters with digits or symbols."""
     letters = sum(c.isalpha() for c in word)
@@ -226,6 +235,15 @@ def _gap(text: str, a: Token, b: Token) -> str:
     return text[a.end : b.start]
 
 
+def is_letter_gap(
+    gap: str, longest: int = 4, separators: frozenset[str] | set[str] = _SEPARATORS
+) -> bool:
+    """Whether the characters between two letters only keep them apart (N.I.K.E, K★E★L)."""
+    return 0 < len(gap) <= longest and all(
+        c in separators or unicodedata.category(c) in _GAP_CATEGORIES for c in gap
+    )
+
+
 def _join_spelled(tokens: list[Token], text: str) -> list[Token]:
     """Join runs of three or more single letters written apart: N.I.K.E, C A N O N."""
     out: list[Token] = []
@@ -238,11 +256,7 @@ def _join_spelled(tokens: list[Token], text: str) -> list[Token]:
             and len(tokens[j + 1].text) == 1
             and tokens[j].text.isalpha()
             and tokens[j + 1].text.isalpha()
-            and 0 < len(_gap(text, tokens[j], tokens[j + 1])) <= 3
-            and all(
-                c in _SEPARATORS or unicodedata.category(c) == "Cf"
-                for c in _gap(text, tokens[j], tokens[j + 1])
-            )
+            and is_letter_gap(_gap(text, tokens[j], tokens[j + 1]))
         ):
             j += 1
         if j - i >= 2:

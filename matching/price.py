@@ -32,6 +32,29 @@ _COMMON = {
 }
 
 
+# Currency names shops write instead of the ISO code.
+_CURRENCY_ALIASES = {
+    "RMB": "CNY",
+    "CN¥": "CNY",
+    "元": "CNY",
+    "US$": "USD",
+    "$": "USD",
+    "€": "EUR",
+    "£": "GBP",
+    "HK$": "HKD",
+    "JP¥": "JPY",
+    "円": "JPY",
+}
+
+
+def currency_code(currency: str | None) -> str | None:
+    """The ISO code of a listing's currency ("rmb" -> "CNY", "€" -> "EUR")."""
+    if currency is None:
+        return None
+    code = currency.strip().upper()
+    return _CURRENCY_ALIASES.get(code, code)
+
+
 @dataclass(slots=True)
 class PriceCheck:
     product_id: str | None
@@ -86,6 +109,7 @@ class PriceIndex:
         products = [t for t in self.by_mark.get(mark_id, []) if t[2]]
         if not products:
             return None
+        currency = currency_code(currency)
         listing = self.rates.to_base(price, currency)
         if listing is None:
             return None

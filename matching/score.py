@@ -158,7 +158,8 @@ class Matcher:
         }
         if desc:
             for m, h in self.terms.find(desc).items():
-                if m not in hits:
+                # A weak title hit ("Sale" near Sable) gives way to the description naming the brand.
+                if m not in hits or hits[m][0].strength < h.strength * 0.8:
                     hits[m] = (h, True)
         cues = self.cues.find(full)
         goods = self.lexicon.goods(full)

@@ -5,15 +5,19 @@ Chinese terms in both scripts and as pinyin. `TermIndex.find(text)` returns the
 best `TextHit` per mark:
 
 * exact: a token or token n-gram equals a term after folding (`Nike`, `Coca Cola`
-  for `Coca-Cola`); *disguised* when the folding removed look-alike letters,
-  zero-width characters, fullwidth forms, accents, separators or leetspeak.
+  for `Coca-Cola`, `Rolex2025new`); *disguised* when the folding removed look-alike
+  letters, zero-width characters, fullwidth forms, accents, separators (symbols and
+  emoji too: `K★E★L★S★O`) or leetspeak.
 * fuzzy: a typo-squat within an edit distance that grows with the term's length,
-  found for all terms at once with `rapidfuzz.process.cdist`. Short terms only
-  allow one edit, and a candidate that is itself an English word (Mike, Nile,
-  Role) is marked as such: it needs corroboration from the goods, cues, price or
-  images before it counts.
-* chinese / pinyin: a Chinese term in simplified or traditional script, or its
-  pinyin in Latin text.
+  found for all terms at once with `rapidfuzz.process.cdist` (multi-word terms
+  against token n-grams of as many words: `Zen Tke` for `Zen-Tek`). Short terms
+  only allow one edit, and a candidate that is itself an English word (Mike, Nile,
+  Role), or a same-sounding Chinese spelling that is a common word (墨鱼), is
+  marked as such: it needs corroboration from the goods, cues, price or images
+  before it counts. A word written with a masked or look-alike letter is not.
+* chinese / pinyin: a Chinese term in simplified or traditional script (also with
+  symbols between its characters), or its pinyin in Latin text. A mark whose only
+  Latin name is its pinyin (`MOYU` for 墨羽) is matched like a Latin name.
 """
 
 from __future__ import annotations
@@ -28,7 +32,21 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from matching import chinese
-from matching.normalize import Analysed, Token, analyse, compact, fold, has_cjk
+from matching.normalize import (
+    DIACRITIC,
+    HOMOGLYPH,
+    LEET,
+    MASKED,
+    ZERO_WIDTH,
+    Analysed,
+    Token,
+    analyse,
+    compact,
+    fold,
+    has_cjk,
+    is_letter_gap,
+    leet_reading,
+)
 
 
 @lru_cache(maxsize=1)
@@ -40,6 +58,25 @@ def english_words() -> frozenset[str]:
         return frozenset()
     words = get_english_words_set(["web2", "gcide"], lower=True, alpha=True)
     return frozenset(w for w in words if len(w) >= 3)
+
+
+# How often (in jieba's dictionary counts) a same-sounding spelling must occur to be
+# an ordinary Chinese word (墨鱼 cuttlefish, 296) rather than a made-up one (奈克, 2).
+COMMON_CHINESE = 10
+
+
+@lru_cache(maxsize=4096)
+def common_chinese_word(word: str) -> bool:
+    """Whether a Chinese spelling is a common word of its own (jieba's dictionary)."""
+    try:
+        import jieba
+    except ImportError:  # without the dictionary no word check, as for English
+        return False
+    import logging
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()  # loads the dictionary once; get_FREQ does not
+    return (jieba.get_FREQ(word) or 0) >= COMMON_CHINESE
 
 
 def allowed_edits(length: int) -> int:
@@ -106,32 +143,60 @@ class TextHit:
             return f"'{self.quote}' matches term '{self.term}'"
         if self.kind == "disguised":
             how = ", ".join(sorted(self.disguises))
+            if has_cjk(self.term) and not has_cjk(self.quote):
+                return f"'{self.quote}' is the pinyin of '{self.term}' disguised with {how}"
             return f"'{self.quote}' is term '{self.term}' disguised with {how}"
         if self.kind == "chinese":
             return f"'{self.quote}' is the Chinese name '{self.term}'"
         if self.kind == "pinyin":
             return f"'{self.quote}' is the pinyin of '{self.term}'"
         if "same-sounding characters" in self.disguises:
-            return f"'{self.quote}' sounds like the Chinese name '{self.term}' (same pinyin, other characters)"
+            word = "; it is also an ordinary word" if self.is_word else ""
+            return (
+                f"'{self.quote}' sounds like the Chinese name '{self.term}' "
+                f"(same pinyin, other characters){word}"
+            )
         edits = "edit" if self.distance == 1 else "edits"
         extra = f" (disguised with {', '.join(sorted(self.disguises))})" if self.disguises else ""
         word = "; it is also an ordinary word" if self.is_word else ""
         return f"'{self.quote}' resembles term '{self.term}' ({self.distance} {edits}){extra}{word}"
 
 
-_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])[\s.\-_·•*|/~+]+(?=[\u3400-\u9fff])")
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])[^\w\u3400-\u9fff]{1,4}(?=[\u3400-\u9fff])")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+
+# Between Chinese characters a comma or an apostrophe ends a phrase; it does not space a name.
+_CJK_SEPARATORS = frozenset(" \t.-_·•*|/~+")
+
+
+def _close_cjk_gaps(text: str) -> str:
+    """Chinese text with separators and symbols between characters removed (耐·克, 薇❤拉)."""
+    return _CJK_GAP.sub(
+        lambda m: "" if is_letter_gap(m.group(), separators=_CJK_SEPARATORS) else m.group(), text
+    )
 
 
 def _spread(key: str, text: str) -> str:
     """The listing's writing of a Chinese name with gaps between its characters."""
-    m = re.search(r"[\s.\-_·•*|/~+]*".join(map(re.escape, key)), text)
-    return m.group() if m else key
+    for m in re.finditer(r"[^\w\u3400-\u9fff]{0,4}".join(map(re.escape, key)), text):
+        if _close_cjk_gaps(m.group()) == key:
+            return m.group()
+    return key
 
 
 _ASCII_LOOKALIKES = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("l", "i"), ("i", "l"), ("ii", "u"))
-_GLUED_DIGITS = re.compile(r"([a-z]{3,})(\d{2,})|(\d{2,})([a-z]{3,})")
+_GLUED_LEAD = re.compile(r"^[a-z]+(?=\d{2})")  # "vyra" in "vyra2025new"
+_GLUED_TAIL = re.compile(r"(?<=\d{2})[a-z]+$")  # "vyra" in "2025vyra"
+_HIDING = {MASKED, HOMOGLYPH, ZERO_WIDTH, LEET}
 _RANK = {"exact": 0, "chinese": 0, "disguised": 1, "pinyin": 1, "fuzzy": 2}
+
+
+def _glued_parts(word: str) -> list[str]:
+    """The words of three letters or more in a token that glues them to a number."""
+    if not re.search(r"\d{2}", word):
+        return []
+    return re.findall(r"[a-z]{3,}", word)
 
 
 @dataclass(slots=True)
@@ -158,19 +223,28 @@ class TermIndex:
                     for form in chinese.pinyin_forms(term):
                         pinyin_keys.add(form)
                         self.terms.append(Term(mark_id, term, form, "pinyin"))
+            listed = [compact(t) for t in terms if not has_cjk(t)]
+            # A mark whose only Latin names are its pinyin ("MOYU" for 墨羽) is written in
+            # Latin letters under that name: it is matched like any Latin name, typo-squats,
+            # disguises and all.
+            pinyin_named = bool(listed) and all(k in pinyin_keys for k in listed)
             for term in terms:
                 if has_cjk(term):
                     continue
                 key = compact(term)
                 if len(key) < 2:
                     continue
-                kind = "pinyin" if key in pinyin_keys else "latin"
+                kind = "pinyin" if key in pinyin_keys and not pinyin_named else "latin"
                 self.terms.append(Term(mark_id, term, key, kind))
-        # Deduplicate (a pinyin term may be listed and also derived).
+        # Deduplicate (a pinyin term may be listed and also derived; a pinyin that is the
+        # mark's Latin name is matched as that name only).
+        latin = {(t.mark_id, t.key) for t in self.terms if t.kind == "latin"}
         seen: set[tuple[str, str, str]] = set()
         unique = []
         for t in self.terms:
             k = (t.mark_id, t.key, t.kind)
+            if t.kind == "pinyin" and (t.mark_id, t.key) in latin:
+                continue
             if k not in seen:
                 seen.add(k)
                 unique.append(t)
@@ -189,9 +263,12 @@ class TermIndex:
         self.fuzzy_keys = [t.key for t in self.fuzzy_terms]
         self.max_len = max((len(t.key) for t in self.terms), default=0)
         self.words = english_words()
-        self.glue_keys = sorted(
-            {t.key for t in self.terms if t.kind == "latin" and len(t.key) >= 4}
-        )
+        self.multiword = any(t.words > 1 for t in self.fuzzy_terms)
+        self.glue_keys = sorted({t.key for t in self.fuzzy_terms})
+
+    def _is_word(self, text: str) -> bool:
+        """An English word, or the plural of one ("shoes")."""
+        return text in self.words or (text.endswith("s") and text[:-1] in self.words)
 
     @classmethod
     def from_client(cls, client) -> TermIndex:
@@ -220,23 +297,24 @@ class TermIndex:
                                     (alt,),
                                 )
                             )
-            # A brand glued to a model number or a word: "Rolex2024", "Crocsclog".
-            m = _GLUED_DIGITS.fullmatch(tok.text)
-            if m:
-                part = m.group(1) or m.group(4)
-                out.append(
-                    _Candidate(
-                        part, tok.start, tok.end, set(tok.disguises) - {"leetspeak"}, 1, (part,)
+            # A brand glued to a model number or a word: "Rolex2024", "rolex2024new", "Crocsclog".
+            glued = _glued_parts(tok.text)
+            if glued:
+                for part in glued:
+                    out.append(
+                        _Candidate(
+                            part, tok.start, tok.end, set(tok.disguises) - {"leetspeak"}, 1, (part,)
+                        )
                     )
-                )
-            elif len(tok.text) >= 7 and tok.text.isalpha():
+            elif len(tok.text) >= 7 and tok.text.isalpha() and tok.text not in self.words:
+                # (an ordinary word is that word: "passable" is not "pas" + Sable)
                 for key in self.glue_keys:
                     rest = None
                     if tok.text.startswith(key):
                         rest = tok.text[len(key) :]
                     elif tok.text.endswith(key):
                         rest = tok.text[: -len(key)]
-                    if rest and len(rest) >= 3 and rest in self.words:
+                    if rest and len(rest) >= 3 and self._is_word(rest):
                         out.append(
                             _Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,))
                         )
@@ -247,16 +325,29 @@ class TermIndex:
                 if any(len(doc.original[a.end : b.start]) > 3 for a, b in zip(run, run[1:])):
                     continue
                 plain = "".join(t.text for t in run)
+                # Pieces of a name may be all digits but one letter ("Z3N-73K"): read them as
+                # leetspeak here, where the joined run must still spell a term.
                 leet = "".join(
-                    t.leet[0] if t.leet and not t.text.isalpha() else t.text for t in run
+                    (t.leet[0] if t.leet else leet_reading(t.text))
+                    if not t.text.isalpha() and any(c.isalpha() for c in t.text)
+                    else t.text
+                    for t in run
                 )
-                for text in {plain, leet}:
+                # A multi-word brand glued to a number at its ends: "zen-tek2025".
+                lead = _GLUED_LEAD.match(run[-1].text)
+                tail = _GLUED_TAIL.search(run[0].text)
+                edged = "".join(
+                    [tail.group() if tail else run[0].text]
+                    + [t.text for t in run[1:-1]]
+                    + [lead.group() if lead else run[-1].text]
+                )
+                for text in {plain, leet, edged}:
                     if len(text) > self.max_len + 2:
                         continue
                     dis: set[str] = set()
                     for t in run:
                         dis |= t.disguises
-                    if text == plain:
+                    if text != leet:
                         dis.discard("leetspeak")
                     out.append(
                         _Candidate(
@@ -289,7 +380,8 @@ class TermIndex:
                         continue
                     c.disguises.add("letters written apart")
                 quote = doc.quote(c.start, c.end)
-                if term.kind == "pinyin":
+                # Tone marks are how pinyin is written, not a disguise (dài sēn).
+                if term.kind == "pinyin" and not c.disguises - {DIACRITIC}:
                     offer(
                         TextHit(term.mark_id, term.term, quote, "pinyin", start=c.start, end=c.end)
                     )
@@ -309,7 +401,7 @@ class TermIndex:
                     )
         if self.cjk and has_cjk(text):
             simple = chinese.to_simplified(doc.folded)
-            joined = _CJK_GAP.sub("", simple)
+            joined = _close_cjk_gaps(simple)
             for term in self.cjk:
                 pos = simple.find(term.key)
                 if pos >= 0:
@@ -357,6 +449,7 @@ class TermIndex:
                                 "fuzzy",
                                 1,
                                 {"same-sounding characters"},
+                                is_word=common_chinese_word(run[i : i + n]),
                                 short=n <= 2,
                             )
                         )
@@ -365,10 +458,15 @@ class TermIndex:
     def _fuzzy(self, doc: Analysed, cands: list[_Candidate], offer) -> None:
         if not self.fuzzy_keys:
             return
+        # Token n-grams are only compared with terms of as many words (checked below), so
+        # with multi-word terms short n-grams are candidates too ("Zen Tke" for Zen-Tek).
+        shortest_ngram = 4 if self.multiword else 8
         pool = [
             c
             for c in cands
-            if len(c.text) >= 3 and c.text.isalpha() and (c.ngram == 1 or len(c.text) >= 8)
+            if len(c.text) >= 3
+            and c.text.isalpha()
+            and (c.ngram == 1 or len(c.text) >= shortest_ngram)
         ]
         if not pool:
             return
@@ -394,7 +492,14 @@ class TermIndex:
             for c in by_text[cand_text]:
                 if c.ngram > term.words:
                     continue
-                is_word = c.ngram == 1 and cand_text in self.words and c.words[0] == cand_text
+                # A word written with a masked or look-alike letter ("Sa*le", "Sаle") is not
+                # that ordinary word: nobody disguises a plain word.
+                is_word = (
+                    c.ngram == 1
+                    and cand_text in self.words
+                    and c.words[0] == cand_text
+                    and not c.disguises & _HIDING
+                )
                 offer(
                     TextHit(
                         term.mark_id,

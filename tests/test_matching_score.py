@@ -311,3 +311,39 @@ def test_registered_photo_under_an_open_brand_title_goes_to_review_not_takedown(
     assert verdict("Lumora Pods Pro Wireless Earbuds", 124.0) == "review"
     assert verdict("Wireless Earbuds Sport Bluetooth", 24.0) == "counterfeit"  # the photo under a generic title
     assert verdict("Lumora Pods Pro Wireless Earbuds", 24.0) == "counterfeit"  # 19% of MSRP
+
+
+def test_wordings_beyond_the_dev_split(matcher: Matcher) -> None:
+    # Emoji between the letters still name the brand, as a disguise.
+    a = matcher.assess(listing("D ❤️ Y ❤️ S ❤️ O ❤️ N cordless vacuum cleaner", 300))
+    assert a.verdict != "clear" and a.mark_id == "dyson"
+    assert "letters written apart" in details(a)
+    # A replica grade written as "7A" is a replica cue.
+    b = matcher.assess(listing("Dyson V15 Detect cordless vacuum 7A Quality", 600))
+    assert b.verdict == "counterfeit" and "'7a quality'" in details(b)
+    # "fits Dyson" names what an accessory fits.
+    c = matcher.assess(listing("Replacement filter fits Dyson", 9))
+    assert c.verdict == "clear" and "nominative use" in details(c)
+    # "Worn once" is second-hand wording.
+    d = matcher.assess(listing("Worn once Dyson V15 Detect cordless vacuum", 480))
+    assert d.verdict == "clear" and "second-hand ('worn once')" in details(d)
+
+
+def test_currency_written_as_shops_write_it(matcher: Matcher) -> None:
+    a = matcher.assess(listing("Dyson V15 Detect cordless vacuum cleaner", 500, "RMB"))
+    price = next(s for s in a.signals if s.kind == "price")
+    assert "is 10% of MSRP 700.00 USD" in price.detail
+    assert a.verdict != "clear"
+
+
+def test_description_naming_the_brand_outweighs_a_word_in_the_title(matcher: Matcher) -> None:
+    # "Acne" in the title is an ordinary word near ACME; the description names ACME itself.
+    a = matcher.assess(
+        listing(
+            "Acne Free Wireless Gamepad Controller",
+            9,
+            description="Same as ACME Pad Pro controller, 1:1 replica quality.",
+        )
+    )
+    assert a.verdict != "clear" and a.mark_id == "acme"
+    assert "'ACME' matches term 'ACME' in the description" in details(a)

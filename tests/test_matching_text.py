@@ -171,3 +171,198 @@ def test_trademark_sign_and_apostrophes_do_not_break_words(index: TermIndex) -> 
 def test_homophone_names_say_so(index: TermIndex) -> None:
     hit = index.find("代森吹风机")["dyson"]
     assert "sounds like the Chinese name '戴森'" in hit.describe()
+
+
+# ---------------------------------------------------------------- variation beyond the dev split
+@pytest.fixture(scope="module")
+def wide() -> TermIndex:
+    return TermIndex(
+        [
+            ("kelso", ["Kelso Ridge", "凯索岭"]),
+            ("zentek", ["Zen-Tek", "禅泰克"]),
+            ("moyu", ["墨羽", "moyu"]),  # a brand whose Latin name is its pinyin
+            ("sable", ["Sable"]),
+            ("dyson", ["Dyson", "戴森", "daisen"]),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("title", "mark"),
+    [
+        ("K🔥e🔥l🔥s🔥o🔥R🔥i🔥d🔥g🔥e hiking jacket", "kelso"),  # emoji between letters
+        ("K★E★L★S★O★R★I★D★G★E backpack", "kelso"),
+        ("D ❤️ Y ❤️ S ❤️ O ❤️ N fan", "dyson"),  # emoji with variation selector
+        ("D – Y – S – O – N fan", "dyson"),  # en dashes
+        ("爆款凯❤索❤岭冲锋衣", "kelso"),  # symbol between Chinese characters
+    ],
+)
+def test_symbols_and_dashes_between_letters_are_separators(
+    wide: TermIndex, title: str, mark: str
+) -> None:
+    hit = wide.find(title)[mark]
+    assert hit.kind == "disguised", (title, hit)
+    assert hit.disguises & {"letters written apart", "characters written apart"}
+
+
+def test_sentence_punctuation_between_chinese_characters_does_not_join(wide: TermIndex) -> None:
+    # "，" ends a phrase: 戴，森 is two words, not the name written apart.
+    assert "dyson" not in wide.find("戴，森")
+    assert wide.find("戴/森")["dyson"].kind == "disguised"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Zen-ek earbuds",
+        "Zen-TTek earbuds",
+        "Zan-Tek earbuds",
+        "Zen Tke power bank",
+        "Zen-Teks earbuds",
+    ],
+)
+def test_typos_in_a_short_multi_word_brand_are_fuzzy_hits(wide: TermIndex, title: str) -> None:
+    hit = wide.find(title)["zentek"]
+    assert hit.kind == "fuzzy" and hit.distance == 1 and not hit.is_word, (title, hit)
+
+
+@pytest.mark.parametrize(
+    ("title", "mark"),
+    [
+        ("vyra sable2025new wallet", "sable"),  # letters, year, word
+        ("2025sable wallet", "sable"),
+        ("zen-tek2025new earbuds", "zentek"),  # a multi-word brand glued to a year
+        ("SableShoes", "sable"),  # glued to a plural word
+    ],
+)
+def test_brand_glued_to_numbers_and_words(wide: TermIndex, title: str, mark: str) -> None:
+    assert wide.find(title)[mark].kind == "exact", title
+
+
+def test_an_english_word_is_not_split_around_a_brand(wide: TermIndex) -> None:
+    # "passable" ends in "sable" but is a word of its own.
+    assert "sable" not in wide.find("Passable quality tote bag")
+
+
+def test_brand_named_by_its_pinyin_is_matched_like_a_latin_name(wide: TermIndex) -> None:
+    assert wide.find("MOYU tower fan")["moyu"].kind == "exact"
+    typo = wide.find("MOYYU humidifier")["moyu"]
+    assert typo.kind == "fuzzy" and typo.distance == 1
+    glued = wide.find("MOYUOfficial fan")["moyu"]
+    assert glued.kind == "exact"
+    disguised = wide.find("МOYU fan")["moyu"]  # Cyrillic М
+    assert disguised.kind == "disguised" and "look-alike letters" in disguised.disguises
+
+
+def test_disguised_pinyin_is_disguised_but_tone_marks_are_not(wide: TermIndex) -> None:
+    spaced = wide.find("d a i s e n hair dryer")["dyson"]
+    assert spaced.kind == "disguised" and "letters written apart" in spaced.disguises
+    assert "is the pinyin of '戴森' disguised with" in spaced.describe()
+    assert wide.find("dài sēn hair dryer")["dyson"].kind == "pinyin"
+
+
+def test_masked_word_is_not_the_ordinary_word(wide: TermIndex) -> None:
+    plain = wide.find("Sale wallet")["sable"]
+    assert plain.is_word  # "Sale" is an ordinary word
+    masked = wide.find("Sa*le wallet")["sable"]
+    assert masked.kind == "fuzzy" and not masked.is_word
+    assert "masking symbols" in masked.disguises
+
+
+def test_leetspeak_pieces_of_a_hyphenated_name(wide: TermIndex) -> None:
+    hit = wide.find("Z3N-73K wireless earbuds")["zentek"]
+    assert hit.kind == "disguised" and "leetspeak" in hit.disguises
+
+
+def test_same_sounding_common_chinese_word_is_that_word() -> None:
+    index = TermIndex([("moyu", ["墨羽"]), ("dyson", ["戴森"])])
+    squid = index.find("墨鱼 海鲜零食")["moyu"]  # 墨鱼, cuttlefish: a word of its own
+    assert squid.is_word and squid.strength < 0.5
+    assert "ordinary word" in squid.describe()
+    made_up = index.find("代森吹风机")["dyson"]
+    assert not made_up.is_word
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "7A Quality",
+        "10A Top Quality",
+        "AAAAA Quality",
+        "複刻 手錶",
+        "1 to 1 copy",
+        "Réplique",
+        "仿款",
+    ],
+)
+def test_replica_grades_and_traditional_cues(text: str) -> None:
+    cues = CueFinder().find(text)
+    assert cues and cues[0].strong, (text, cues)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AAAA Batteries 8 pack",
+        "5A fast charging cable",
+        "USB 2A charger",
+        "Imitation leather tote bag",
+        "AAA级景区 门票",
+    ],
+)
+def test_battery_sizes_and_amperes_are_not_grades(text: str) -> None:
+    assert CueFinder().find(text) == []
+
+
+def test_weak_cues_next_to_chinese_text() -> None:
+    assert [c.phrase for c in CueFinder().find("AAA级 手表")] == ["aaa"]
+    assert [c.phrase for c in CueFinder().find("仿品 imitation watch")][-1] == "imitation"
+
+
+@pytest.mark.parametrize(
+    ("text", "marker"),
+    [
+        ("Worn Once Tessaro chronograph", "worn once"),
+        ("Barely worn hiking boots", "barely worn"),
+        ("B-Stock humidifier", "b-stock"),
+        ("转让 凯索岭 登山包", "转让"),
+    ],
+)
+def test_more_resale_wordings(text: str, marker: str) -> None:
+    from matching.context import resale_marker
+
+    assert resale_marker(text) == marker
+
+
+@pytest.mark.parametrize(
+    ("text", "brand", "nominal"),
+    [
+        ("Replacement Strap fits Sable", "Sable", True),
+        ("凯索岭专用 保护套", "凯索岭", True),
+        ("Slim Fit Sable jacket", "Sable", False),
+        ("Sable fitness bag", "Sable", False),
+    ],
+)
+def test_nominative_fits_and_dedicated(text: str, brand: str, nominal: bool) -> None:
+    from matching.context import nominative
+
+    i = text.index(brand)
+    assert bool(nominative(text, i, i + len(brand))) is nominal
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("Brown Hair Dye Cream", "cosmetics"),
+        ("Street Sign Metal Wall Decor", "household"),
+        ("Vitamin D3 Drops", "supplements"),
+        ("2 Person Camping Tent", "camping"),
+        ("无叶风扇 落地扇", "appliances"),
+        ("加湿器 大容量", "appliances"),
+        ("Acoustic Lap Harp", "instruments"),
+    ],
+)
+def test_goods_lexicon_knows_common_goods(text: str, concept: str) -> None:
+    from matching.context import default_lexicon
+
+    assert concept in default_lexicon().goods(text).concepts
