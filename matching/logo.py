@@ -32,18 +32,32 @@ SIFT_CONTRAST = 0.02
 RATIO = 0.8  # Lowe's ratio test
 RANSAC_PX = 4.0
 LOGO_WIDTH = 160  # logos are described at about the size they appear in photos
+LOGO_PAD = 8
 
 # Defaults of the decision; a precision/recall trade-off measured on the dev set
 # (benchmarks/image_signals.py): fewer inliers or a lower correlation find more
 # small logos and let more unrelated marks through.
 # (min inliers, min correlation): strong geometry may look less alike (thin
 # lettering at 10 % of the width blurs), weak geometry must look alike.
-LOGO_CHECKS = ((15, 0.55), (4, 0.75))
+# Very strong geometry (25 keypoints in one placement, as many as a whole copied
+# photo needs) only has to look somewhat alike: a logo cut out onto a busy
+# ground correlates poorly inside its outline.
+LOGO_CHECKS = ((25, 0.3), (15, 0.55), (4, 0.75))
 LOGO_MIN_INLIERS = LOGO_CHECKS[-1][0]
 LOGO_MIN_NCC = LOGO_CHECKS[-1][1]
 LOGO_RATIO = RATIO
 LOGO_MIN_WIDTH = 0.04  # fraction of the photo's width
+# Most of the logo must land inside the photo: the part that agrees could be a
+# generic emblem (a triangle, a ring) shared with other marks, while the part
+# that tells them apart (the name) would fall outside and go unchecked.
+LOGO_MIN_INSIDE = 0.8
 LOGO_MAX_WIDTH = 1.3
+# (mirrored, inverted) variants of each logo that are described. Artwork drawn
+# dark on white is often printed light on a dark product, or cut out onto a
+# darker photo: every gradient around its letters then points the other way,
+# which gives other SIFT descriptors, so the reversed tones are described too
+# (mirrored and reversed at once is rare and would cost another third).
+LOGO_VARIANTS = ((False, False), (True, False), (False, True))
 
 
 def sift(features: int = SIFT_FEATURES) -> cv2.SIFT:
@@ -204,6 +218,15 @@ def warped_ncc(
     return float((x * y).sum() / den) if den > 0 else -1.0
 
 
+def _inside_fraction(mask: np.ndarray, m: np.ndarray, shape: tuple[int, int]) -> float:
+    """Share of the mask's area that the transform `m` puts inside an image of `shape`."""
+    h, w = shape
+    inside = cv2.countNonZero(cv2.warpAffine(mask, m, (w, h), flags=cv2.INTER_NEAREST))
+    scale2 = abs(float(np.linalg.det(m[:, :2])))
+    total = cv2.countNonZero(mask) * scale2
+    return inside / total if total > 0 else 0.0
+
+
 def foreground_mask(rgb: np.ndarray, tol: int = 12) -> np.ndarray:
     """The logo's own shape: everything not connected to the corners' background."""
     h, w = rgb.shape[:2]
@@ -232,6 +255,7 @@ class Logo:
     mask: np.ndarray  # uint8 0/255, the logo's shape
     features: Features
     mirrored: bool = False
+    inverted: bool = False  # tones reversed: light artwork on a darker ground
 
 
 @dataclass(slots=True)
@@ -279,14 +303,16 @@ class LogoDetector:
             # between its strokes too, not only the strokes.
             k = max(3, LOGO_WIDTH // 25) | 1
             mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
-            for mirrored in (False, True):
+            for mirrored, inverted in LOGO_VARIANTS:
                 g = gray[:, ::-1].copy() if mirrored else gray
                 mk = mask[:, ::-1].copy() if mirrored else mask
-                feats = Features.of(g, detector, pad=8)
+                if inverted:
+                    g = 255 - g
+                feats = Features.of(g, detector, pad=LOGO_PAD)
                 if len(feats) < 4:
                     log.warning("logo %s has too few keypoints to be found inside photos", label)
                     break
-                logos.append(Logo(mark_id, label, g, mk, feats, mirrored))
+                logos.append(Logo(mark_id, label, g, mk, feats, mirrored, inverted))
         return cls(logos)
 
     def detect(self, photo_gray: np.ndarray, photo: Features) -> list[LogoHit]:
@@ -305,6 +331,8 @@ class LogoDetector:
                 continue
             frac = gm.scale * logo.gray.shape[1] / width
             if not LOGO_MIN_WIDTH <= frac <= LOGO_MAX_WIDTH:
+                continue
+            if _inside_fraction(logo.mask, gm.matrix, photo_gray.shape[:2]) < LOGO_MIN_INSIDE:
                 continue
             ncc = warped_ncc(logo.gray, logo.mask, photo_gray, gm.matrix)
             if not any(gm.inliers >= n and ncc >= c for n, c in LOGO_CHECKS):

@@ -333,3 +333,40 @@ def test_urls_are_downloaded_only_when_allowed(
     assert _product_hit(signals)
     assert "photo 2" in next(s.detail for s in signals if s.kind == "image")
     assert "page.jpg" in caplog.text and "HTML" in caplog.text
+
+
+def _one_image_client(folder: Path, fixture: str, kind: str) -> ImageMatcher:
+    (folder / fixture).write_bytes((FIXTURES / fixture).read_bytes())
+    section = (
+        f"marks:\n  - {{id: acme, title: ACME, images: [{fixture}]}}\n"
+        if kind == "mark"
+        else "marks:\n  - {id: acme, title: ACME, terms: [ACME]}\n"
+        f"products:\n  - {{id: p1, mark: acme, name: Acme thing, images: [{fixture}]}}\n"
+    )
+    path = folder / "markwatch.yaml"
+    path.write_text("client: {name: Test Brands Ltd.}\n" + section, encoding="utf-8")
+    return ImageMatcher.from_client(load_client(path))
+
+
+def _photo_listing(fixture: str) -> ListingInput:
+    data = (FIXTURES / fixture).read_bytes()
+    return ListingInput(id="t:other", title="generic goods", images=["p.jpg"], image_bytes=[data])
+
+
+def test_other_studio_render_of_the_same_kind_is_not_a_copy(tmp_path: Path) -> None:
+    # Two different objects centred on a light gradient: their hashes lie 13
+    # bits apart, as close as a reused photo under heavy edits; nothing else agrees.
+    matcher = _one_image_client(tmp_path, "studio-render.jpg", "product")
+    assert matcher.match(_photo_listing("other-studio-render.jpg")) == []
+    # The registered render itself, mirrored and recompressed, is still found.
+    buf = io.BytesIO()
+    ImageOps.mirror(Image.open(FIXTURES / "studio-render.jpg")).save(buf, "JPEG", quality=60)
+    copy = ListingInput(id="t:copy", title="generic", images=["c.jpg"], image_bytes=[buf.getvalue()])
+    assert [s.product_id for s in matcher.match(copy)] == ["p1"]
+
+
+def test_shared_emblem_with_another_name_is_not_the_logo(tmp_path: Path) -> None:
+    # Another brand's logo with the same triangle emblem and another name: the
+    # emblem agrees, and the registered name would fall outside the photo.
+    matcher = _one_image_client(tmp_path, "emblem-wordmark.png", "mark")
+    assert matcher.match(_photo_listing("same-emblem-other-name.jpg")) == []

@@ -92,3 +92,45 @@ def test_look_alike_badge_is_not_matched(matcher: ImageMatcher) -> None:
     d.text((LOGO.width // 2, LOGO.height // 2), "SALE", fill="white", font=font, anchor="mm")
     signals = matcher.match(_listing(_paste(FLOWER, badge, 0.25)))
     assert [s for s in signals if s.kind == "logo"] == []
+
+
+def _wordmark() -> Image.Image:
+    """A dark wordmark with an emblem, drawn on white like registered artwork."""
+    from PIL import ImageDraw, ImageFont
+
+    im = Image.new("RGB", (480, 260), "white")
+    d = ImageDraw.Draw(im)
+    try:
+        font = ImageFont.truetype("DejaVuSans-Bold.ttf", 90)
+    except OSError:
+        pytest.skip("DejaVu Sans Bold is not installed")
+    d.ellipse((20, 80, 120, 180), outline=(40, 40, 60), width=14)
+    d.ellipse((55, 115, 85, 145), fill=(40, 40, 60))
+    d.text((300, 130), "VALDO", fill=(40, 40, 60), font=font, anchor="mm")
+    return im
+
+
+def test_logo_in_reversed_tones_on_a_dark_ground_is_found(tmp_path: Path) -> None:
+    # Dark-on-white artwork printed light on a dark product: every gradient
+    # around the letters points the other way.
+    _wordmark().save(tmp_path / "valdo.png")
+    (tmp_path / "markwatch.yaml").write_text(
+        "client: {name: Test Brands Ltd.}\n"
+        "marks:\n"
+        "  - {id: valdo, title: VALDO, images: [valdo.png]}\n",
+        encoding="utf-8",
+    )
+    matcher = ImageMatcher.from_client(load_client(tmp_path / "markwatch.yaml"))
+    ground = Image.new("RGB", (480, 360), (25, 35, 45))
+    light = Image.fromarray(255 - np.asarray(_wordmark()))  # light lettering, black around it
+    # Cut out: only the lettering and emblem land on the dark ground.
+    shape = np.asarray(light.convert("L")) > 60
+    out = ground.copy()
+    w = int(ground.width * 0.3)
+    h = int(light.height * w / light.width)
+    small = light.resize((w, h), Image.Resampling.LANCZOS)
+    mask = Image.fromarray(shape.astype(np.uint8) * 255).resize((w, h), Image.Resampling.LANCZOS)
+    out.paste(small, (150, 200), mask)
+    signals = [s for s in matcher.match(_listing(out)) if s.kind == "logo"]
+    assert signals and signals[0].mark_id == "valdo", [s.detail for s in signals]
+    assert "reversed tones" in signals[0].detail
