@@ -87,7 +87,7 @@ def find_fonts() -> tuple[list[str], list[str]]:
     latin: list[str] = []
     cjk: list[str] = []
     try:
-        out = subprocess.run(["fc-list", ":", "file"], capture_output=True, text=True, timeout=20).stdout
+        out = subprocess.run(["fc-list", ":", "file"], capture_output=True, text=True, timeout=20, check=False).stdout
         files = sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()})
     except (OSError, subprocess.SubprocessError):
         files = []

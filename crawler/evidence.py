@@ -40,17 +40,8 @@ from sqlalchemy.orm import Session
 
 from crawler import models as m
 from crawler.netguard import GuardProxy, check_url, host_of
+from crawler.settings import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 MANIFEST = "manifest.jsonl"
 KINDS = ("screenshot", "html", "dom", "meta")
 _MEDIA = {

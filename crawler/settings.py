@@ -66,18 +66,21 @@ DOWNLOAD_HANDLERS = {
     "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
 }
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
+# How markwatch runs Chromium everywhere (crawl pages here, evidence in crawler.evidence).
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 PLAYWRIGHT_LAUNCH_OPTIONS = {
-    "executable_path": os.environ.get("MARKWATCH_CHROMIUM", "/usr/bin/chromium"),
+    "executable_path": os.environ.get("MARKWATCH_CHROMIUM") or DEFAULT_CHROMIUM,
     "headless": True,
-    "args": [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ],
+    "args": list(CHROMIUM_ARGS),
 }
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
 PLAYWRIGHT_MAX_CONTEXTS = 2

@@ -36,6 +36,7 @@ import threading
 import urllib.request
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -266,7 +267,7 @@ class PhotoCache:
             self._remember(key, stored)
             return stored
 
-    def put(self, key: str, signals: list[Signal]) -> None:
+    def put(self, key: str, signals: Iterable[Signal]) -> None:
         found = tuple(signals)
         with self._lock:
             self._remember(key, found)
@@ -536,7 +537,7 @@ class ImageMatcher:
             if rgb is None:
                 return []  # not cached: the warning names each listing that shows it
             cached = tuple(self.match_photo(rgb, PhotoCache.NAME))
-            self.cache.put(key, list(cached))
+            self.cache.put(key, cached)
         return [replace(s, detail=s.detail.replace(PhotoCache.NAME, short)) for s in cached]
 
     def match(self, listing: ListingInput) -> list[Signal]:

@@ -6,7 +6,6 @@ after JavaScript runs, crawled with real Chromium through scrapy-playwright.
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -14,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from crawler.evidence import chromium_path
 from crawler.marketplace_server import TEMPLATES_DIR, MarketplaceServer, sample_catalogue
 from crawler.spider import run_crawl
 from spiders.ebay import EbaySpider
 
-CHROMIUM = os.environ.get("MARKWATCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = chromium_path()
 
 
 def fetch(url: str) -> tuple[int, str, bytes]:

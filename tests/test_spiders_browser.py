@@ -8,16 +8,16 @@ the same crawl without the browser finds none and counts the page as dropped.
 
 from __future__ import annotations
 
-import os
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from crawler.evidence import chromium_path
 from crawler.marketplace_server import MarketplaceServer
 from crawler.spider import run_crawl
 
-CHROMIUM = os.environ.get("MARKWATCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = chromium_path()
 
 pytestmark = [
     pytest.mark.browser,

@@ -18,16 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from crawler.evidence import chromium_path
+from crawler.settings import CHROMIUM_ARGS
 from tests.conftest import ROOT
 from tests.test_web_seed import XSS_TITLE, Seeded, seed_store
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
+CHROMIUM = chromium_path()
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 
 
@@ -76,7 +74,7 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield b
         b.close()
 
