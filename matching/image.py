@@ -46,6 +46,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
 from matching.logo import (
+    LOGO_PAD,
     RANSAC_PX,
     RATIO,
     SIFT_CONTRAST,
@@ -105,6 +106,9 @@ LOGO_SOURCE_SIDE = 1024
 # The strongest keypoints only: beyond about 1000 they are background texture
 # and cost descriptor time without adding matches (benchmarks/image_signals.py).
 PHOTO_FEATURES = 1000
+# Logos are also described as they look drawn this many pixels wide in a photo
+# of MAX_SIDE, about 10 % and 15 % of its width (see matching.logo).
+SMALL_LOGO_WIDTHS = (32, 48)
 KP_MAX_ANGLE = 15.0  # degrees; copies are at most slightly rotated (mirrors are indexed)
 
 # Variants of each registered image hashed at index time.
@@ -183,7 +187,9 @@ def _fetch(url: str, name: str) -> bytes | None:
     return data
 
 
-def read_image_bytes(source: str | Path, name: str | None = None, fetch_urls: bool = False) -> bytes | None:
+def read_image_bytes(
+    source: str | Path, name: str | None = None, fetch_urls: bool = False
+) -> bytes | None:
     """The bytes of a photo (path or http(s) URL), or None with a logged warning."""
     ref = str(source)
     name = name or ref
@@ -284,7 +290,10 @@ class PhotoCache:
             rows = self.store.load(key)
             return None if rows is None else tuple(Signal(**row) for row in rows)
         except Exception as exc:  # noqa: BLE001 - unreadable findings are matched again
-            log.warning("stored photo findings unreadable, matching again: %s", str(exc).splitlines()[0][:200])
+            log.warning(
+                "stored photo findings unreadable, matching again: %s",
+                str(exc).splitlines()[0][:200],
+            )
             return None
 
     def _remember(self, key: str, signals: tuple[Signal, ...]) -> None:
@@ -386,6 +395,30 @@ class Reference:
         return f"registered {'product' if self.kind == 'product' else 'mark'} image {self.label}"
 
 
+def _photo_sift() -> cv2.SIFT:
+    # Keypoints are found on the photo enlarged SIFT_UPSCALE times, with the
+    # scale space started finer so that it reaches the small scales of the
+    # photo enlarged PHOTO_UPSCALE times, at about two thirds of the cost.
+    return cv2.SIFT_create(
+        nfeatures=PHOTO_FEATURES,
+        contrastThreshold=SIFT_CONTRAST,
+        sigma=1.6 * SIFT_UPSCALE / PHOTO_UPSCALE,
+    )
+
+
+def _photo_features(gray: np.ndarray, detector: cv2.SIFT, pad: int = 0) -> Features:
+    """A photo's keypoints, in its own coordinates."""
+    mid = cv2.resize(gray, None, fx=SIFT_UPSCALE, fy=SIFT_UPSCALE, interpolation=cv2.INTER_CUBIC)
+    f = Features.of(mid, detector, pad=pad)
+    return Features(f.points / SIFT_UPSCALE, f.descriptors)
+
+
+def _enlarged(gray: np.ndarray, feats: Features) -> tuple[np.ndarray, Features]:
+    """The photo enlarged PHOTO_UPSCALE times and its keypoints there."""
+    up = cv2.resize(gray, None, fx=PHOTO_UPSCALE, fy=PHOTO_UPSCALE, interpolation=cv2.INTER_CUBIC)
+    return up, Features(feats.points * PHOTO_UPSCALE, feats.descriptors)
+
+
 def _label(path: Path) -> str:
     return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
@@ -411,14 +444,7 @@ class ImageMatcher:
         self.ocr = ocr
         self.fetch_urls = fetch_urls
         self.terms = terms or {}
-        # Keypoints are found on the photo enlarged SIFT_UPSCALE times, with the
-        # scale space started finer so that it reaches the small scales of the
-        # photo enlarged PHOTO_UPSCALE times, at about two thirds of the cost.
-        self._sift = cv2.SIFT_create(
-            nfeatures=PHOTO_FEATURES,
-            contrastThreshold=SIFT_CONTRAST,
-            sigma=1.6 * SIFT_UPSCALE / PHOTO_UPSCALE,
-        )
+        self._sift = _photo_sift()
         # One row per (reference, mirrored, rotation, crop) variant.
         rows: list[np.ndarray] = []
         meta: list[tuple[int, bool, float, tuple[float, float, float, float]]] = []
@@ -473,6 +499,11 @@ class ImageMatcher:
         refs: list[Reference] = []
         logo_items: list[tuple[str, str, np.ndarray]] = []
         detector = sift()
+        photo_detector = _photo_sift()
+
+        def small_logo_view(gray: np.ndarray) -> tuple[np.ndarray, Features]:
+            # padded: a small logo's outline needs the context a photo gives it
+            return _enlarged(gray, _photo_features(gray, photo_detector, pad=LOGO_PAD))
 
         def add(path: Path, mark_id: str, product_id: str | None, kind: str) -> None:
             rgb = load_image(path, name=str(path))
@@ -502,7 +533,7 @@ class ImageMatcher:
         terms = {m.id: list(dict.fromkeys([m.title, *m.terms])) for m in client.marks}
         return cls(
             refs,
-            LogoDetector.from_images(logo_items),
+            LogoDetector.from_images(logo_items, small_logo_view, SMALL_LOGO_WIDTHS),
             ocr=ocr,
             fetch_urls=fetch_urls,
             terms=terms,
@@ -630,16 +661,11 @@ class ImageMatcher:
         # 2. keypoints with a geometric and photometric check; one nearest-neighbour
         # pass over the descriptors of all registered images (and mirror images)
         # at once, so the ratio test also rejects features common to several.
-        mid = cv2.resize(gray, None, fx=SIFT_UPSCALE, fy=SIFT_UPSCALE, interpolation=cv2.INTER_CUBIC)
-        mid_feats = Features.of(mid, self._sift)
-        # The same keypoints in the photo's own coordinates, for whole-image copies,
-        # and in the enlarged photo's, where the logo check correlates (thin
-        # lettering survives enlarging better than shrinking the logo).
-        feats = Features(mid_feats.points / SIFT_UPSCALE, mid_feats.descriptors)
-        up = cv2.resize(
-            gray, None, fx=PHOTO_UPSCALE, fy=PHOTO_UPSCALE, interpolation=cv2.INTER_CUBIC
-        )
-        up_feats = Features(feats.points * PHOTO_UPSCALE, feats.descriptors)
+        feats = _photo_features(gray, self._sift)
+        # The same keypoints in the enlarged photo's coordinates, where the logo
+        # check correlates (thin lettering survives enlarging better than
+        # shrinking the logo).
+        up, up_feats = _enlarged(gray, feats)
         for ri, mirrored, gm in self._keypoint_matches(feats):
             ref = self.references[ri]
             if (

@@ -18,6 +18,7 @@ which compares whole registered photos with the same machinery.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -58,6 +59,12 @@ LOGO_MAX_WIDTH = 1.3
 # which gives other SIFT descriptors, so the reversed tones are described too
 # (mirrored and reversed at once is rare and would cost another third).
 LOGO_VARIANTS = ((False, False), (True, False), (False, True))
+# Logos drawn at photo size are described again as photos are (see
+# LogoDetector.from_images). Such a view is believed only near its own size,
+# and having few keypoints, a few agreeing by chance on another small logo in
+# the same style is likelier: its weakest geometry must look more alike.
+SMALL_VIEW_SCALES = (0.6, 1.7)
+SMALL_VIEW_CHECKS = (*LOGO_CHECKS[:-1], (LOGO_CHECKS[-1][0], 0.8))
 
 
 def sift(features: int = SIFT_FEATURES) -> cv2.SIFT:
@@ -163,9 +170,7 @@ def _two_nearest(
     return first, np.sqrt(d0), np.sqrt(d1)
 
 
-def _unique_matches(
-    first: np.ndarray, d0: np.ndarray, d1: np.ndarray, ratio: float
-) -> np.ndarray:
+def _unique_matches(first: np.ndarray, d0: np.ndarray, d1: np.ndarray, ratio: float) -> np.ndarray:
     """(query, train) pairs passing the ratio test, one query per train point.
 
     Same choice and order as `geometric_match`: the closest query wins a train
@@ -227,6 +232,24 @@ def _inside_fraction(mask: np.ndarray, m: np.ndarray, shape: tuple[int, int]) ->
     return inside / total if total > 0 else 0.0
 
 
+def _variant(
+    gray: np.ndarray, mask: np.ndarray, mirrored: bool, inverted: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    if mirrored:
+        gray, mask = gray[:, ::-1].copy(), mask[:, ::-1].copy()
+    return (255 - gray if inverted else gray), mask
+
+
+def _with_rim(mask: np.ndarray, size: int) -> np.ndarray:
+    """The logo's own strokes and a thin rim of what surrounds them.
+
+    Correlation is checked there only: a logo cut out onto another photo
+    keeps its strokes and their edges, while what lay between its letters
+    now comes from the photo.
+    """
+    return cv2.dilate(mask, np.ones((size, size), np.uint8))
+
+
 def foreground_mask(rgb: np.ndarray, tol: int = 12) -> np.ndarray:
     """The logo's own shape: everything not connected to the corners' background."""
     h, w = rgb.shape[:2]
@@ -256,6 +279,7 @@ class Logo:
     features: Features
     mirrored: bool = False
     inverted: bool = False  # tones reversed: light artwork on a darker ground
+    small_view: bool = False  # drawn at photo size (see LogoDetector.from_images)
 
 
 @dataclass(slots=True)
@@ -285,8 +309,19 @@ class LogoDetector:
         self._spans = [(int(e - len(lg.features)), int(e)) for lg, e in zip(logos, ends)]
 
     @classmethod
-    def from_images(cls, items: list[tuple[str, str, np.ndarray]]) -> LogoDetector:
-        """Build from (mark_id, label, RGB array) of the registered logo images."""
+    def from_images(
+        cls,
+        items: list[tuple[str, str, np.ndarray]],
+        small_view: Callable[[np.ndarray], tuple[np.ndarray, Features]] | None = None,
+        small_widths: tuple[int, ...] = (),
+    ) -> LogoDetector:
+        """Build from (mark_id, label, RGB array) of the registered logo images.
+
+        Each logo is described at LOGO_WIDTH and, when `small_view` is given,
+        also drawn `small_widths` pixels wide and described by `small_view`
+        the way photos are: it returns the gray image and its features in the
+        coordinates photos are matched in.
+        """
         detector = sift()
         logos: list[Logo] = []
         for mark_id, label, rgb in items:
@@ -294,25 +329,43 @@ class LogoDetector:
             ys, xs = np.nonzero(fg)
             rgb = rgb[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
             fg = fg[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-            scale = LOGO_WIDTH / rgb.shape[1]
-            size = (LOGO_WIDTH, max(8, round(rgb.shape[0] * scale)))
-            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-            gray = cv2.cvtColor(cv2.resize(rgb, size, interpolation=interp), cv2.COLOR_RGB2GRAY)
-            mask = cv2.resize(fg.astype(np.uint8) * 255, size, interpolation=cv2.INTER_NEAREST)
-            # Close the gaps between letters: lettering is compared with what lies
-            # between its strokes too, not only the strokes.
-            k = max(3, LOGO_WIDTH // 25) | 1
-            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+
+            def drawn(
+                width: int, rgb: np.ndarray = rgb, fg: np.ndarray = fg
+            ) -> tuple[np.ndarray, np.ndarray]:
+                scale = width / rgb.shape[1]
+                size = (width, max(4, round(rgb.shape[0] * scale)))
+                interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+                gray = cv2.cvtColor(cv2.resize(rgb, size, interpolation=interp), cv2.COLOR_RGB2GRAY)
+                mask = cv2.resize(fg.astype(np.uint8) * 255, size, interpolation=cv2.INTER_NEAREST)
+                return gray, mask
+
+            gray, mask = drawn(LOGO_WIDTH)
             for mirrored, inverted in LOGO_VARIANTS:
-                g = gray[:, ::-1].copy() if mirrored else gray
-                mk = mask[:, ::-1].copy() if mirrored else mask
-                if inverted:
-                    g = 255 - g
+                g, mk = _variant(gray, mask, mirrored, inverted)
                 feats = Features.of(g, detector, pad=LOGO_PAD)
                 if len(feats) < 4:
                     log.warning("logo %s has too few keypoints to be found inside photos", label)
                     break
-                logos.append(Logo(mark_id, label, g, mk, feats, mirrored, inverted))
+                logos.append(Logo(mark_id, label, g, _with_rim(mk, 5), feats, mirrored, inverted))
+            if small_view is None:
+                continue
+            # A logo a few dozen pixels wide has lost its fine lettering; its
+            # keypoints are those of its blurred, blocky self, so that self is
+            # described too, and believed only near the size it was drawn at.
+            for width in small_widths:
+                tiny, tiny_mask = drawn(width)
+                for mirrored, inverted in LOGO_VARIANTS:
+                    g, mk = _variant(tiny, tiny_mask, mirrored, inverted)
+                    view, feats = small_view(g)
+                    if len(feats) < 4:
+                        break
+                    mk = cv2.resize(mk, view.shape[::-1], interpolation=cv2.INTER_NEAREST)
+                    logos.append(
+                        Logo(
+                            mark_id, label, view, _with_rim(mk, 3), feats, mirrored, inverted, True
+                        )
+                    )
         return cls(logos)
 
     def detect(self, photo_gray: np.ndarray, photo: Features) -> list[LogoHit]:
@@ -329,13 +382,17 @@ class LogoDetector:
             gm = _fit(logo.features, photo, pairs, 3)
             if gm is None or gm.inliers < LOGO_MIN_INLIERS:
                 continue
+            lo, hi = SMALL_VIEW_SCALES if logo.small_view else (0.0, np.inf)
+            if not lo <= gm.scale <= hi:
+                continue
             frac = gm.scale * logo.gray.shape[1] / width
             if not LOGO_MIN_WIDTH <= frac <= LOGO_MAX_WIDTH:
                 continue
             if _inside_fraction(logo.mask, gm.matrix, photo_gray.shape[:2]) < LOGO_MIN_INSIDE:
                 continue
             ncc = warped_ncc(logo.gray, logo.mask, photo_gray, gm.matrix)
-            if not any(gm.inliers >= n and ncc >= c for n, c in LOGO_CHECKS):
+            checks = SMALL_VIEW_CHECKS if logo.small_view else LOGO_CHECKS
+            if not any(gm.inliers >= n and ncc >= c for n, c in checks):
                 continue
             # Correlation carries most of the weight; inliers add confidence.
             score = float(

@@ -134,3 +134,44 @@ def test_logo_in_reversed_tones_on_a_dark_ground_is_found(tmp_path: Path) -> Non
     signals = [s for s in matcher.match(_listing(out)) if s.kind == "logo"]
     assert signals and signals[0].mark_id == "valdo", [s.detail for s in signals]
     assert "reversed tones" in signals[0].detail
+
+
+def _matcher_for(tmp_path: Path, logo: str) -> ImageMatcher:
+    (tmp_path / logo).write_bytes((FIXTURES / logo).read_bytes())
+    (tmp_path / "markwatch.yaml").write_text(
+        f"client: {{name: Test Brands Ltd.}}\nmarks:\n  - {{id: brand, title: BRAND, images: [{logo}]}}\n",
+        encoding="utf-8",
+    )
+    return ImageMatcher.from_client(load_client(tmp_path / "markwatch.yaml"))
+
+
+def _photo_listing(name: str) -> ListingInput:
+    return ListingInput(
+        id="t:logo",
+        title="generic goods",
+        images=[name],
+        image_bytes=[(FIXTURES / name).read_bytes()],
+    )
+
+
+@pytest.mark.parametrize(
+    ("logo", "photo"),
+    [
+        ("halcyon-badge.png", "halcyon-badge-small-on-texture.jpg"),  # about 10 % wide, cut out
+        ("halcyon-wordmark.png", "halcyon-wordmark-small-on-checks.jpg"),  # about 15 % wide
+    ],
+)
+def test_logo_a_few_dozen_pixels_wide_is_found(tmp_path: Path, logo: str, photo: str) -> None:
+    # Its lettering is a blur at that size: only the logo described as it looks
+    # drawn that small finds it.
+    signals = [
+        s for s in _matcher_for(tmp_path, logo).match(_photo_listing(photo)) if s.kind == "logo"
+    ]
+    assert signals and signals[0].mark_id == "brand", signals
+    assert "% of its width" in signals[0].detail
+
+
+def test_small_logo_in_the_same_style_with_another_word_is_not_matched(tmp_path: Path) -> None:
+    # Same emblem, same font and colour, another word: a few keypoints agree.
+    matcher = _matcher_for(tmp_path, "kestra-emblem.png")
+    assert matcher.match(_photo_listing("same-style-other-word-small.jpg")) == []
