@@ -5,6 +5,11 @@ processes (one per core) sharing one `Matcher`, built before they are forked;
 results are written in input order while later chunks are still being scored, so
 memory stays bounded whatever the file's size. A bad line is reported with its
 line number and skipped.
+
+A photo is matched once per file, not once per worker: the workers keep what
+they found in a photo in one small SQLite file (`SharedPhotoStore`) behind
+their in-memory caches, so a photo that another worker has already matched
+costs a lookup.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import sqlite3
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -25,6 +32,46 @@ from matching.types import ListingInput
 CHUNK = 48  # listings per task: large enough to amortise the hand-over, small for even load
 
 _worker_matcher = None
+
+
+class SharedPhotoStore:
+    """Photo findings shared by the processes of one scoring run (a `PhotoStore`).
+
+    One SQLite file in a temporary folder; each process opens its own
+    connection. Two workers meeting the same new photo at once both match it
+    and the second write replaces the first with the same findings. Nothing
+    here needs to survive the run, so writes are not synced to disk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def create(self) -> None:
+        with sqlite3.connect(self.path) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS photo (sha256 TEXT PRIMARY KEY, signals TEXT)")
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():  # a forked copy opens its own
+            self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._conn.execute("PRAGMA synchronous=OFF")
+            self._pid = os.getpid()
+        return self._conn
+
+    def load(self, sha256: str) -> list[dict[str, Any]] | None:
+        row = self._db().execute("SELECT signals FROM photo WHERE sha256 = ?", (sha256,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def save(self, sha256: str, signals: list[dict[str, Any]]) -> None:
+        self._db().execute(
+            "INSERT OR REPLACE INTO photo (sha256, signals) VALUES (?, ?)",
+            (sha256, json.dumps(signals, ensure_ascii=False)),
+        )
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to spawned workers: the path only
+        return {"path": self.path, "_conn": None, "_pid": 0}
 
 
 @dataclass(slots=True)
@@ -106,17 +153,19 @@ def _single_threaded_blas() -> None:
     threadpool_limits(1)
 
 
-def _init_worker(config: str, images: bool) -> None:
+def _init_worker(config: str, images: bool, photos: SharedPhotoStore | None = None) -> None:
     global _worker_matcher
     if images:
         _single_threaded_opencv()
         _single_threaded_blas()  # in the worker only: the parent keeps its own setting
-    if _worker_matcher is not None:
-        return  # built once by the parent and inherited through fork
-    from crawler.config import load_client
-    from matching.score import Matcher
+    if _worker_matcher is None:  # else built once by the parent and inherited through fork
+        from crawler.config import load_client
+        from matching.score import Matcher
 
-    _worker_matcher = Matcher(load_client(config), images=images)
+        _worker_matcher = Matcher(load_client(config), images=images)
+    if photos is not None and _worker_matcher.images is not None:
+        # This process's copy of the cache; the parent's stays as it was.
+        _worker_matcher.images.cache.store = photos
 
 
 def _score_chunk(
@@ -240,9 +289,17 @@ def score_file(
 
             matcher = Matcher(load_client(config), images=images)
         _worker_matcher = matcher
+    tmp = tempfile.TemporaryDirectory(prefix="markwatch-score-") if images else None
+    photos = None
+    if tmp is not None:
+        photos = SharedPhotoStore(Path(tmp.name) / "photos.db")
+        photos.create()
     try:
         with ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_worker, initargs=(str(config), images)
+            workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(str(config), images, photos),
         ) as pool:
 
             def submit(chunk: list[tuple[int, dict[str, Any]]]) -> None:
@@ -264,6 +321,8 @@ def score_file(
                 emit(pending.popleft().result())
     finally:
         _worker_matcher = None
+        if tmp is not None:
+            tmp.cleanup()
         if threads is not None:
             import cv2
 

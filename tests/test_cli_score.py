@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 CLIENT = """
@@ -123,3 +125,52 @@ def test_many_listings_use_the_worker_pool_and_keep_order(tmp_path: Path) -> Non
     out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in out] == [f"id{i}" for i in range(300)]
     assert [r["verdict"] != "clear" for r in out[:4]] == [True, False, True, False]
+
+
+def test_workers_match_each_photo_once_between_them(tmp_path: Path) -> None:
+    # Two workers take chunks of CHUNK listings. Photo A opens the run; B (slow)
+    # keeps the second worker busy while the first matches A and moves on to C
+    # (slower); the second worker then meets A again and finds A's findings in
+    # the run's shared photo store instead of matching it.
+    import io
+
+    import numpy as np
+
+    from crawler.config import load_client
+    from matching.batch import CHUNK, score_file
+    from matching.image import load_image
+    from matching.score import Matcher
+
+    fixtures = Path(__file__).parent / "fixtures" / "matching_images"
+    (tmp_path / "logo.png").write_bytes((fixtures / "round-logo.png").read_bytes())
+    for name, source in (("a", "flower.jpg"), ("b", "coins.jpg"), ("c", "studio-render.jpg")):
+        (tmp_path / f"{name}.jpg").write_bytes((fixtures / source).read_bytes())
+    (tmp_path / "markwatch.yaml").write_text(
+        "client: {name: Test Brands Ltd.}\n"
+        "marks:\n  - {id: roundco, title: Roundco, images: [logo.png]}\n",
+        encoding="utf-8",
+    )
+    photos = ["a.jpg"] * CHUNK + ["b.jpg"] * CHUNK + ["c.jpg"] * CHUNK + ["a.jpg"] * 2 * CHUNK
+    with (tmp_path / "in.jsonl").open("w", encoding="utf-8") as f:
+        for i, photo in enumerate(photos):
+            f.write(json.dumps({"id": f"id{i}", "title": "Garden hose", "images": [photo]}) + "\n")
+    matcher = Matcher(load_client(tmp_path / "markwatch.yaml"))
+    delay = {load_image(tmp_path / "b.jpg").shape: 0.5, load_image(tmp_path / "c.jpg").shape: 1.0}
+    calls = tmp_path / "calls.txt"
+    match_photo = matcher.images.match_photo
+
+    def counted(rgb: np.ndarray, name: str = "photo") -> list:  # runs in the forked workers
+        with calls.open("a") as f:
+            f.write(f"matched {rgb.shape} in {os.getpid()}\n")
+        time.sleep(delay.get(rgb.shape, 0.0))
+        return match_photo(rgb, name)
+
+    matcher.images.match_photo = counted
+    out = io.StringIO()
+    stats = score_file(
+        tmp_path / "markwatch.yaml", tmp_path / "in.jsonl", out, workers=2, matcher=matcher
+    )
+    assert stats.scored == len(photos)
+    assert calls.read_text().count("matched") == 3, calls.read_text()
+    # The parent's own cache was left as it was.
+    assert matcher.images.cache.store is None
