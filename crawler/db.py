@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -72,6 +72,25 @@ def engine_for(url: str) -> Engine:
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         engine = create_engine(url, pool_pre_ping=True)
     return engine
+
+
+_sqlite_turns: dict[str, threading.RLock] = {}
+_sqlite_turns_guard = threading.Lock()
+
+
+def sqlite_turn(url: str) -> threading.RLock | nullcontext[None]:
+    """This process's turn at a SQLite file, for threads that write to it together.
+
+    SQLite lets one writer in at a time and makes the others poll, sleeping
+    up to 100 ms between tries: the crawl's threads (storing, assessing) then
+    spend much of their time asleep while the file is free. Taking turns here
+    hands the file over at once. Other processes still meet SQLite's own lock;
+    other databases need no turns.
+    """
+    if make_url(url).get_backend_name() != "sqlite":
+        return nullcontext()
+    with _sqlite_turns_guard:
+        return _sqlite_turns.setdefault(url, threading.RLock())
 
 
 @contextmanager

@@ -17,6 +17,9 @@ import logging
 import os
 import queue
 import re
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +115,8 @@ class ListingImagesPipeline(ImagesPipeline):
         # Scrapy reports a failed image as a bare FileException without its URL: keep both.
         self._requested: dict[int, list[str]] = {}
         self._failures: dict[str, str] = {}
+        # Listings share photos: each stored file is read and hashed once per crawl.
+        self._hashed: OrderedDict[tuple[str, int, int], dict[str, Any]] = OrderedDict()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ListingImagesPipeline:
@@ -173,13 +178,20 @@ class ListingImagesPipeline(ImagesPipeline):
             path = self.store_dir / result["path"]
             entry: dict[str, Any] = {"url": result["url"], "path": str(path)}
             try:
-                data = path.read_bytes()
-                entry["sha256"] = hashlib.sha256(data).hexdigest()
-                with Image.open(path) as img:
-                    img.load()
-                    entry["width"], entry["height"] = img.size
-                    entry["phash"] = str(imagehash.phash(img))
-                    entry["dhash"] = str(imagehash.dhash(img))
+                st = path.stat()
+                key = (str(path), st.st_size, st.st_mtime_ns)
+                if key not in self._hashed:
+                    data = path.read_bytes()
+                    found: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest()}
+                    with Image.open(path) as img:
+                        img.load()
+                        found["width"], found["height"] = img.size
+                        found["phash"] = str(imagehash.phash(img))
+                        found["dhash"] = str(imagehash.dhash(img))
+                    self._hashed[key] = found
+                    if len(self._hashed) > 10_000:
+                        self._hashed.popitem(last=False)
+                entry.update(self._hashed[key])
             except Exception as exc:  # a broken file costs its hashes, not the listing
                 entry["error"] = f"{exc.__class__.__name__}: {exc}"[:300]
             images.append(entry)
@@ -206,6 +218,12 @@ class _StoreStep:
         run_id = crawler.settings.getint("MARKWATCH_RUN_ID", 0) or None
         return cls(url, run_id, crawler.settings.get("MARKWATCH_CONFIG"), crawler.stats)
 
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A store transaction, in turn with the crawl's other threads (see db.sqlite_turn)."""
+        with db.sqlite_turn(self.db_url), db.session_scope(self.db_url) as session:
+            yield session
+
     @property
     def client(self) -> Client:
         if self._client is None:
@@ -230,7 +248,7 @@ class StorePipeline(_StoreStep):
             "store_url": item.store_url, "location": item.location, "sales": item.sales,
             "is_ad": item.is_ad, "image_urls": item.image_urls,
         }
-        with db.session_scope(self.db_url) as session:
+        with self.transaction() as session:
             result = db.upsert_listing(
                 session, fields, run_id=self.run_id, search_term=item.search_term, page_url=item.page_url
             )
@@ -273,11 +291,11 @@ class AssessPipeline(_StoreStep):
         return item
 
     def close_spider(self, spider: Any = None) -> None:
-        with db.session_scope(self.db_url) as session:
+        with self.transaction() as session:
             self.photo_store.write_pending(session)
 
     def assess(self, item: Listing) -> None:
-        with db.session_scope(self.db_url) as session:
+        with self.transaction() as session:
             listing = session.get(db.m.Listing, item.stored_id)
             if listing is None or not db.needs_assessment(session, listing, self.version):
                 return
@@ -288,7 +306,7 @@ class AssessPipeline(_StoreStep):
             assessment = matcher.assess(data)
         finally:
             self.matchers.put(matcher)
-        with db.session_scope(self.db_url) as session:
+        with self.transaction() as session:
             listing = session.get(db.m.Listing, item.stored_id)
             row = db.add_assessment(session, listing, assessment, self.version)
             self.photo_store.write_pending(session)
@@ -304,7 +322,7 @@ class IntakePipeline(_StoreStep):
             return item
         from crawler import intake
 
-        with db.session_scope(self.db_url) as session:
+        with self.transaction() as session:
             intake.take_in(session, item.stored_id, item.assessment_id)
         return item
 
