@@ -3,7 +3,8 @@
 Serves a few thousand listings with distinct photos from the local marketplace
 server, then measures in the same run:
 
-- bare: each marketplace's spider fetching and parsing every result page, no pipelines;
+- bare: each marketplace's spider fetching and parsing every result page, no pipelines
+  (as many marketplaces at once as the cycle crawls);
 - full: `markwatch run`'s cycle (normalise, images with download and hashes, store,
   assess, intake) into a fresh SQLite store.
 
@@ -15,11 +16,13 @@ Prints pages/s and listings/s of both and the ratio full/bare (goal: >= 0.8).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -101,12 +104,18 @@ def main() -> None:
 
             bare_pages = bare_items = 0
             started = time.perf_counter()
-            for market in markets:
-                result = run_crawl(
-                    market, common, client=str(config), config=client.marketplaces[market].model_dump(mode="json")
+            # As many marketplaces at once as the cycle crawls (one per core).
+            with ThreadPoolExecutor(min(len(markets), os.cpu_count() or 1)) as pool:
+                results = pool.map(
+                    lambda market: run_crawl(
+                        market, common, client=str(config),
+                        config=client.marketplaces[market].model_dump(mode="json"),
+                    ),
+                    markets,
                 )
-                bare_pages += int(result.stats.get("markwatch/pages", 0))
-                bare_items += len(result.items)
+                for result in results:
+                    bare_pages += int(result.stats.get("markwatch/pages", 0))
+                    bare_items += len(result.items)
             bare_s = time.perf_counter() - started
 
             started = time.perf_counter()

@@ -37,6 +37,12 @@ DbOpt = Annotated[
     Optional[str],
     typer.Option("--db", envvar="MARKWATCH_DB", help="SQLAlchemy URL or SQLite path; default ./markwatch.db."),
 ]
+ParallelOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--parallel", min=1, help="Marketplaces crawled at once; default one per core (1: one after another)."
+    ),
+]
 
 
 class UsageError(Exception):
@@ -216,6 +222,7 @@ def run(
     drain_timeout: Annotated[
         float, typer.Option(help="With --distributed: seconds to wait for the workers to drain the queue.")
     ] = 3600.0,
+    parallel: ParallelOpt = None,
 ) -> None:
     """Run one monitoring cycle: crawl, store, assess, take in hits, send alerts.
 
@@ -245,7 +252,7 @@ def run(
         else:
             report = run_cycle(
                 client, url, marketplaces=marketplace, data_dir=data_dir, evidence=evidence,
-                send_alerts=alerts, progress=_say,
+                send_alerts=alerts, progress=_say, parallel=parallel,
             )
     except CycleLocked as exc:
         err_console.print(f"markwatch: {exc}", markup=False, highlight=False)
@@ -307,6 +314,7 @@ def daemon(
     interval_hours: Annotated[
         Optional[float], typer.Option(help="Override every marketplace's interval_hours.")
     ] = None,
+    parallel: ParallelOpt = None,
 ) -> None:
     """Keep monitoring: crawl each marketplace on its interval until SIGTERM.
 
@@ -322,7 +330,7 @@ def daemon(
     storage.ensure_schema(url)
     cycles = run_daemon(
         client, url, data_dir=str(data_dir) if data_dir else None, default_interval_hours=interval_hours,
-        progress=_say,
+        progress=_say, parallel=parallel,
     )
     _say(f"daemon stopped after {cycles} cycle(s)")
 

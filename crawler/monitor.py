@@ -1,7 +1,7 @@
 """One monitoring cycle, and the daemon that repeats it.
 
-`run_cycle` crawls each enabled marketplace in its own process (the item
-pipelines store, assess and take in what it finds), then does the steps that
+`run_cycle` crawls each enabled marketplace in its own process, several at once
+(the item pipelines store, assess and take in what it finds), then does the steps that
 need the whole cycle: stay-down checks, evidence for new counterfeit hits, crawl
 health, and the alerts (queued in the outbox, then flushed). A lock file stops two
 cycles on the same store from overlapping, so cron can start one every hour.
@@ -16,6 +16,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,8 +159,14 @@ def run_cycle(
     evidence: bool = True,
     send_alerts: bool = True,
     progress: Callable[[str], None] | None = None,
+    parallel: int | None = None,
 ) -> CycleReport:
-    """One full cycle; raises CycleLocked when another cycle is running on this store."""
+    """One full cycle; raises CycleLocked when another cycle is running on this store.
+
+    `parallel` marketplaces are crawled at once (default: one per core): each is
+    another site with its own politeness delays, so a cycle takes about as long
+    as its slowest marketplace rather than all of them in a row.
+    """
     say = progress or (lambda _msg: None)
     ddir = data_dir_for(url, data_dir)
     lock = cycle_lock(ddir)
@@ -188,11 +195,16 @@ def run_cycle(
         except (OSError, ValueError):
             since = report.started_at
             marker.write_text(since.isoformat())
-        for name in names:
-            say(f"crawling {name}")
-            mr = crawl_marketplace(client, name, url, ddir, cycle, settings=settings)
-            report.markets.append(mr)
-            say(f"{name}: {mr.status}, {mr.pages} pages, {mr.items} listings" + (f" ({mr.reason})" if mr.reason else ""))
+        at_once = max(1, min(len(names), parallel or os.cpu_count() or 1))
+        with ThreadPoolExecutor(at_once, thread_name_prefix="markwatch-crawl") as pool:
+            crawls = []
+            for name in names:
+                say(f"crawling {name}")
+                crawls.append(pool.submit(crawl_marketplace, client, name, url, ddir, cycle, settings=settings))
+            for name, crawl in zip(names, crawls):
+                mr = crawl.result()  # never raises: a failed marketplace is reported as such
+                report.markets.append(mr)
+                say(f"{name}: {mr.status}, {mr.pages} pages, {mr.items} listings" + (f" ({mr.reason})" if mr.reason else ""))
         after_crawl(client, url, ddir, report, evidence=evidence, send_alerts=send_alerts, say=say, since=since)
         marker.unlink(missing_ok=True)
         return report
@@ -311,7 +323,7 @@ def deliver_alerts(client: Client, url: str, report: CycleReport, say: Callable[
 def run_daemon(
     client: Client, url: str, *, data_dir: str | None = None, default_interval_hours: float | None = None,
     settings: dict[str, Any] | None = None, max_cycles: int | None = None,
-    progress: Callable[[str], None] | None = None, tick_seconds: float = 5.0,
+    progress: Callable[[str], None] | None = None, tick_seconds: float = 5.0, parallel: int | None = None,
 ) -> int:
     """Crawl each marketplace on its own interval until SIGTERM or SIGINT; returns cycles run.
 
@@ -335,7 +347,10 @@ def run_daemon(
                 time.sleep(min(tick_seconds, max(0.1, min(next_due.values()) - now)))
                 continue
             try:
-                run_cycle(client, url, marketplaces=due, data_dir=data_dir, settings=settings, progress=say)
+                run_cycle(
+                    client, url, marketplaces=due, data_dir=data_dir, settings=settings, progress=say,
+                    parallel=parallel,
+                )
             except CycleLocked as exc:
                 say(str(exc))
             cycles += 1

@@ -63,8 +63,12 @@ def _counts(url: str) -> dict[str, int]:
 def test_cycle_stores_assesses_and_takes_in(client_file: Path, tmp_path: Path):
     client = load_client(client_file)
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    report = run_cycle(client, url, evidence=False)
+    report = run_cycle(client, url, evidence=False, parallel=2)
     assert [mr.status for mr in report.markets] == ["ok", "ok"], report.markets
+    assert [mr.marketplace for mr in report.markets] == list(MARKETS)  # in the client file's order
+    with db.session_scope(url) as s:
+        first, second = s.scalars(select(m.CrawlRun).order_by(m.CrawlRun.started_at)).all()
+        assert second.started_at < first.finished_at  # the two marketplaces were crawled at once
     counts = _counts(url)
     expected = sum(1 for line in (demo_files()[1]).read_text().splitlines() if json.loads(line)["marketplace"] in MARKETS)
     assert counts["listings"] == expected
