@@ -289,11 +289,15 @@ def score_file(
 
             matcher = Matcher(load_client(config), images=images)
         _worker_matcher = matcher
-    tmp = tempfile.TemporaryDirectory(prefix="markwatch-score-") if images else None
-    photos = None
-    if tmp is not None:
-        photos = SharedPhotoStore(Path(tmp.name) / "photos.db")
-        photos.create()
+    tmp = photos = None
+    if images:
+        try:
+            tmp = tempfile.TemporaryDirectory(prefix="markwatch-score-")
+            photos = SharedPhotoStore(Path(tmp.name) / "photos.db")
+            photos.create()
+        except (OSError, sqlite3.Error) as exc:  # each worker then matches photos on its own
+            warn(f"photo findings not shared between workers: {exc}")
+            photos = None
     try:
         with ProcessPoolExecutor(
             workers,

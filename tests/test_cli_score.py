@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 CLIENT = """
 client:
   name: Test Brands Ltd.
@@ -174,3 +176,40 @@ def test_workers_match_each_photo_once_between_them(tmp_path: Path) -> None:
     assert calls.read_text().count("matched") == 3, calls.read_text()
     # The parent's own cache was left as it was.
     assert matcher.images.cache.store is None
+
+
+def test_no_room_for_the_shared_photo_store_still_scores_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import tempfile
+
+    from matching.batch import CHUNK, score_file
+
+    fixtures = Path(__file__).parent / "fixtures" / "matching_images"
+    (tmp_path / "logo.png").write_bytes((fixtures / "round-logo.png").read_bytes())
+    (tmp_path / "a.jpg").write_bytes((fixtures / "flower.jpg").read_bytes())
+    (tmp_path / "markwatch.yaml").write_text(
+        "client: {name: Test Brands Ltd.}\n"
+        "marks:\n  - {id: roundco, title: Roundco, images: [logo.png]}\n",
+        encoding="utf-8",
+    )
+    with (tmp_path / "in.jsonl").open("w", encoding="utf-8") as f:
+        for i in range(3 * CHUNK):
+            f.write(
+                json.dumps({"id": f"id{i}", "title": "Garden hose", "images": ["a.jpg"]}) + "\n"
+            )
+
+    def no_room(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", no_room)
+    warnings: list[str] = []
+    out = io.StringIO()
+    stats = score_file(
+        tmp_path / "markwatch.yaml", tmp_path / "in.jsonl", out, workers=2, warn=warnings.append
+    )
+    assert stats.scored == 3 * CHUNK and len(out.getvalue().splitlines()) == 3 * CHUNK
+    assert warnings == [
+        "photo findings not shared between workers: [Errno 28] No space left on device"
+    ]
