@@ -16,7 +16,6 @@ Prints pages/s and listings/s of both and the ratio full/bare (goal: >= 0.8).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import sys
@@ -33,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from crawler.config import load_client  # noqa: E402
 from crawler.marketplace_server import MarketplaceServer  # noqa: E402
-from crawler.monitor import run_cycle  # noqa: E402
+from crawler.monitor import crawls_at_once, run_cycle  # noqa: E402
 from crawler.spider import run_crawl  # noqa: E402
 
 WORDS = ["wireless", "earbuds", "bluetooth", "sport", "charging", "case", "smart", "watch", "bass", "noise",
@@ -105,7 +104,7 @@ def main() -> None:
             bare_pages = bare_items = 0
             started = time.perf_counter()
             # As many marketplaces at once as the cycle crawls (one per core).
-            with ThreadPoolExecutor(min(len(markets), os.cpu_count() or 1)) as pool:
+            with ThreadPoolExecutor(crawls_at_once(len(markets))) as pool:
                 results = pool.map(
                     lambda market: run_crawl(
                         market, common, client=str(config),

@@ -57,6 +57,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 from threadpoolctl import threadpool_limits
 
+from benchmarks.image_signals import print_categories
 from crawler.config import load_client
 from matching.image import ImageMatcher
 from matching.types import ListingInput
@@ -689,12 +690,7 @@ def main(argv: list[str] | None = None) -> int:
             misses.append(f"{'MISS' if c.label else 'FP  '} {c.category:<19} {c.id:<8} {c.source:<22} {desc}  {sigs[0].detail if sigs else ''}")
     cpu = time.process_time() - c0
 
-    print(f"{'category':<22}{'n':>5}{'flagged':>9}{'recall':>8}{'FPR':>7}{'mark_ok':>9}")
-    print("-" * 60)
-    for name, (n, f, ok, lab) in sorted(cats.items(), key=lambda kv: (-kv[1][3], kv[0])):
-        rate = f / n if n else 0.0
-        rec, fpr = (f"{rate:.3f}", "  -") if lab else ("  -", f"{rate:.3f}")
-        print(f"{name:<22}{n:>5}{f:>9}{rec:>8}{fpr:>7}{(ok / f if f and lab else 0):>9.3f}")
+    print_categories(cats)
     print(f"\n{'category/group':<48}{'n':>5}{'flag_rate':>10}")
     for name, (n, f) in sorted(groups.items()):
         print(f"{name:<48}{n:>5}{f / n:>10.3f}")

@@ -30,6 +30,16 @@ from matching.types import ListingInput
 DEFAULT_DEV = Path(__file__).resolve().parents[2] / "shared" / "benchmark" / "dev"
 
 
+def print_categories(cats: dict[str, list[int]]) -> None:
+    """The per-category table; each row is [listings, flagged, flagged with the right mark, label]."""
+    print(f"{'category':<22}{'n':>5}{'flagged':>9}{'recall':>8}{'FPR':>7}{'mark_ok':>9}")
+    print("-" * 60)
+    for name, (n, f, ok, lab) in sorted(cats.items(), key=lambda kv: (-kv[1][3], kv[0])):
+        rate = f / n if n else 0.0
+        rec, fpr = (f"{rate:.3f}", "  -") if lab else ("  -", f"{rate:.3f}")
+        print(f"{name:<22}{n:>5}{f:>9}{rec:>8}{fpr:>7}{(ok / f if f and lab else 0):>9.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -113,12 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
     cpu = time.process_time() - c0
 
-    print(f"{'category':<22}{'n':>5}{'flagged':>9}{'recall':>8}{'FPR':>7}{'mark_ok':>9}")
-    print("-" * 60)
-    for name, (n, f, ok, lab) in sorted(cats.items(), key=lambda kv: (-kv[1][3], kv[0])):
-        rate = f / n if n else 0.0
-        rec, fpr = (f"{rate:.3f}", "  -") if lab else ("  -", f"{rate:.3f}")
-        print(f"{name:<22}{n:>5}{f:>9}{rec:>8}{fpr:>7}{(ok / f if f and lab else 0):>9.3f}")
+    print_categories(cats)
     print(f"\n{'category/variant':<30}{'n':>5}{'flag_rate':>10}")
     for name, (n, f, _) in sorted(variants.items()):
         print(f"{name:<30}{n:>5}{f / n:>10.3f}")

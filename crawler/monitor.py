@@ -104,6 +104,11 @@ def crawl_settings(client: Client, url: str, data_dir: Path, run_id: int, extra:
     return settings
 
 
+def crawls_at_once(marketplaces: int, parallel: int | None = None) -> int:
+    """How many of a cycle's marketplaces are crawled at once: `parallel`, else one per core."""
+    return max(1, min(marketplaces, parallel or os.cpu_count() or 1))
+
+
 def crawl_marketplace(
     client: Client, name: str, url: str, data_dir: Path, cycle: str, *,
     settings: dict[str, Any] | None = None, timeout: float = 3600.0,
@@ -195,8 +200,7 @@ def run_cycle(
         except (OSError, ValueError):
             since = report.started_at
             marker.write_text(since.isoformat())
-        at_once = max(1, min(len(names), parallel or os.cpu_count() or 1))
-        with ThreadPoolExecutor(at_once, thread_name_prefix="markwatch-crawl") as pool:
+        with ThreadPoolExecutor(crawls_at_once(len(names), parallel), thread_name_prefix="markwatch-crawl") as pool:
             crawls = []
             for name in names:
                 say(f"crawling {name}")

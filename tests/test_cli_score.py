@@ -129,6 +129,22 @@ def test_many_listings_use_the_worker_pool_and_keep_order(tmp_path: Path) -> Non
     assert [r["verdict"] != "clear" for r in out[:4]] == [True, False, True, False]
 
 
+def _photo_run(tmp_path: Path, photos: dict[str, str], shown: list[str]) -> None:
+    """A client with one logo mark, the fixture `photos` under their new names, and
+    in.jsonl with one listing per entry of `shown` (the photo it shows)."""
+    fixtures = Path(__file__).parent / "fixtures" / "matching_images"
+    for name, source in {"logo.png": "round-logo.png", **photos}.items():
+        (tmp_path / name).write_bytes((fixtures / source).read_bytes())
+    (tmp_path / "markwatch.yaml").write_text(
+        "client: {name: Test Brands Ltd.}\n"
+        "marks:\n  - {id: roundco, title: Roundco, images: [logo.png]}\n",
+        encoding="utf-8",
+    )
+    with (tmp_path / "in.jsonl").open("w", encoding="utf-8") as f:
+        for i, photo in enumerate(shown):
+            f.write(json.dumps({"id": f"id{i}", "title": "Garden hose", "images": [photo]}) + "\n")
+
+
 def test_workers_match_each_photo_once_between_them(tmp_path: Path) -> None:
     # Two workers take chunks of CHUNK listings. Photo A opens the run; B (slow)
     # keeps the second worker busy while the first matches A and moves on to C
@@ -143,19 +159,12 @@ def test_workers_match_each_photo_once_between_them(tmp_path: Path) -> None:
     from matching.image import load_image
     from matching.score import Matcher
 
-    fixtures = Path(__file__).parent / "fixtures" / "matching_images"
-    (tmp_path / "logo.png").write_bytes((fixtures / "round-logo.png").read_bytes())
-    for name, source in (("a", "flower.jpg"), ("b", "coins.jpg"), ("c", "studio-render.jpg")):
-        (tmp_path / f"{name}.jpg").write_bytes((fixtures / source).read_bytes())
-    (tmp_path / "markwatch.yaml").write_text(
-        "client: {name: Test Brands Ltd.}\n"
-        "marks:\n  - {id: roundco, title: Roundco, images: [logo.png]}\n",
-        encoding="utf-8",
-    )
     photos = ["a.jpg"] * CHUNK + ["b.jpg"] * CHUNK + ["c.jpg"] * CHUNK + ["a.jpg"] * 2 * CHUNK
-    with (tmp_path / "in.jsonl").open("w", encoding="utf-8") as f:
-        for i, photo in enumerate(photos):
-            f.write(json.dumps({"id": f"id{i}", "title": "Garden hose", "images": [photo]}) + "\n")
+    _photo_run(
+        tmp_path,
+        {"a.jpg": "flower.jpg", "b.jpg": "coins.jpg", "c.jpg": "studio-render.jpg"},
+        photos,
+    )
     matcher = Matcher(load_client(tmp_path / "markwatch.yaml"))
     delay = {load_image(tmp_path / "b.jpg").shape: 0.5, load_image(tmp_path / "c.jpg").shape: 1.0}
     calls = tmp_path / "calls.txt"
@@ -186,19 +195,7 @@ def test_no_room_for_the_shared_photo_store_still_scores_everything(
 
     from matching.batch import CHUNK, score_file
 
-    fixtures = Path(__file__).parent / "fixtures" / "matching_images"
-    (tmp_path / "logo.png").write_bytes((fixtures / "round-logo.png").read_bytes())
-    (tmp_path / "a.jpg").write_bytes((fixtures / "flower.jpg").read_bytes())
-    (tmp_path / "markwatch.yaml").write_text(
-        "client: {name: Test Brands Ltd.}\n"
-        "marks:\n  - {id: roundco, title: Roundco, images: [logo.png]}\n",
-        encoding="utf-8",
-    )
-    with (tmp_path / "in.jsonl").open("w", encoding="utf-8") as f:
-        for i in range(3 * CHUNK):
-            f.write(
-                json.dumps({"id": f"id{i}", "title": "Garden hose", "images": ["a.jpg"]}) + "\n"
-            )
+    _photo_run(tmp_path, {"a.jpg": "flower.jpg"}, ["a.jpg"] * 3 * CHUNK)
 
     def no_room(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
