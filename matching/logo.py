@@ -53,6 +53,10 @@ LOGO_MIN_WIDTH = 0.04  # fraction of the photo's width
 # that tells them apart (the name) would fall outside and go unchecked.
 LOGO_MIN_INSIDE = 0.8
 LOGO_MAX_WIDTH = 1.3
+# A logo whose shape covers this much of its box is a filled shape (a badge).
+# Cut out onto a busy photo, what surrounds it is the photo, not the logo's
+# ground, so it is also correlated inside its outline alone (no rim).
+FILLED_SHAPE = 0.4
 # (mirrored, inverted) variants of each logo that are described. Artwork drawn
 # dark on white is often printed light on a dark product, or cut out onto a
 # darker photo: every gradient around its letters then points the other way,
@@ -250,6 +254,11 @@ def _with_rim(mask: np.ndarray, size: int) -> np.ndarray:
     return cv2.dilate(mask, np.ones((size, size), np.uint8))
 
 
+def _filled(mask: np.ndarray) -> np.ndarray | None:
+    """The logo's outline when it is a filled shape (most of its box), else None."""
+    return mask if np.count_nonzero(mask) >= FILLED_SHAPE * mask.size else None
+
+
 def foreground_mask(rgb: np.ndarray, tol: int = 12) -> np.ndarray:
     """The logo's own shape: everything not connected to the corners' background."""
     h, w = rgb.shape[:2]
@@ -280,6 +289,7 @@ class Logo:
     mirrored: bool = False
     inverted: bool = False  # tones reversed: light artwork on a darker ground
     small_view: bool = False  # drawn at photo size (see LogoDetector.from_images)
+    shape: np.ndarray | None = None  # its outline, when it is a filled shape (FILLED_SHAPE)
 
 
 @dataclass(slots=True)
@@ -347,7 +357,10 @@ class LogoDetector:
                 if len(feats) < 4:
                     log.warning("logo %s has too few keypoints to be found inside photos", label)
                     break
-                logos.append(Logo(mark_id, label, g, _with_rim(mk, 5), feats, mirrored, inverted))
+                rim = _with_rim(mk, 5)
+                logos.append(
+                    Logo(mark_id, label, g, rim, feats, mirrored, inverted, False, _filled(mk))
+                )
             if small_view is None:
                 continue
             # A logo a few dozen pixels wide has lost its fine lettering; its
@@ -361,9 +374,10 @@ class LogoDetector:
                     if len(feats) < 4:
                         break
                     mk = cv2.resize(mk, view.shape[::-1], interpolation=cv2.INTER_NEAREST)
+                    rim = _with_rim(mk, 3)
                     logos.append(
                         Logo(
-                            mark_id, label, view, _with_rim(mk, 3), feats, mirrored, inverted, True
+                            mark_id, label, view, rim, feats, mirrored, inverted, True, _filled(mk)
                         )
                     )
         return cls(logos)
@@ -391,6 +405,8 @@ class LogoDetector:
             if _inside_fraction(logo.mask, gm.matrix, photo_gray.shape[:2]) < LOGO_MIN_INSIDE:
                 continue
             ncc = warped_ncc(logo.gray, logo.mask, photo_gray, gm.matrix)
+            if logo.shape is not None:
+                ncc = max(ncc, warped_ncc(logo.gray, logo.shape, photo_gray, gm.matrix))
             checks = SMALL_VIEW_CHECKS if logo.small_view else LOGO_CHECKS
             if not any(gm.inliers >= n and ncc >= c for n, c in checks):
                 continue

@@ -171,6 +171,18 @@ def test_logo_a_few_dozen_pixels_wide_is_found(tmp_path: Path, logo: str, photo:
     assert "% of its width" in signals[0].detail
 
 
+def test_badge_cut_out_onto_a_busy_texture_is_found(tmp_path: Path) -> None:
+    # Around a cut-out badge lies the texture, not the badge's white ground: the
+    # correlation is checked inside the badge's outline too.
+    matcher = _matcher_for(tmp_path, "orbik-shield.png")
+    signals = [
+        s
+        for s in matcher.match(_photo_listing("orbik-shield-cut-out-on-texture.jpg"))
+        if s.kind == "logo"
+    ]
+    assert signals and signals[0].mark_id == "brand", signals
+
+
 def test_small_logo_in_the_same_style_with_another_word_is_not_matched(tmp_path: Path) -> None:
     # Same emblem, same font and colour, another word: a few keypoints agree.
     matcher = _matcher_for(tmp_path, "kestra-emblem.png")
