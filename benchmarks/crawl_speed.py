@@ -30,10 +30,10 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.config import load_client  # noqa: E402
-from crawler.marketplace_server import MarketplaceServer  # noqa: E402
-from crawler.monitor import crawls_at_once, run_cycle  # noqa: E402
-from crawler.spider import run_crawl  # noqa: E402
+from crawler.config import load_client
+from crawler.marketplace_server import MarketplaceServer
+from crawler.monitor import crawls_at_once, run_cycle
+from crawler.spider import run_crawl
 
 WORDS = ["wireless", "earbuds", "bluetooth", "sport", "charging", "case", "smart", "watch", "bass", "noise",
          "cancelling", "headset", "fitness", "tracker", "waterproof", "mini", "pro", "max", "2026", "new"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
 from crawler.config import Client, ConfigError, country_name, load_client, redact
 
@@ -34,11 +34,11 @@ err_console = Console(stderr=True)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The client file (markwatch.yaml).")]
 DbOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--db", envvar="MARKWATCH_DB", help="SQLAlchemy URL or SQLite path; default ./markwatch.db."),
 ]
 ParallelOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option(
         "--parallel", min=1, help="Marketplaces crawled at once; default one per core (1: one after another)."
     ),
@@ -176,7 +176,7 @@ def _say(message: str) -> None:
     if console.is_terminal:
         console.print(f"[dim]{dt.datetime.now():%H:%M:%S}[/dim] {message}", highlight=False)
     else:
-        print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} {message}", flush=True)
+        print(f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} {message}", flush=True)
 
 
 def _print_cycle(report: object) -> None:
@@ -208,16 +208,16 @@ def run(
     config: ConfigOpt,
     db: DbOpt = None,
     marketplace: Annotated[
-        Optional[list[str]], typer.Option("--marketplace", "-m", help="Only this marketplace (repeatable).")
+        list[str] | None, typer.Option("--marketplace", "-m", help="Only this marketplace (repeatable).")
     ] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Images and evidence; default beside the SQLite file.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Images and evidence; default beside the SQLite file.")] = None,
     evidence: Annotated[bool, typer.Option(help="Capture screenshots of new counterfeit hits.")] = True,
     alerts: Annotated[bool, typer.Option(help="Queue and send alerts at the end.")] = True,
     distributed: Annotated[
         bool, typer.Option("--distributed", help="Queue the crawl for `markwatch worker` processes and wait for them.")
     ] = False,
     redis_url: Annotated[
-        Optional[str], typer.Option("--redis", envvar="MARKWATCH_REDIS", help="Redis URL of the shared queue (--distributed).")
+        str | None, typer.Option("--redis", envvar="MARKWATCH_REDIS", help="Redis URL of the shared queue (--distributed).")
     ] = None,
     drain_timeout: Annotated[
         float, typer.Option(help="With --distributed: seconds to wait for the workers to drain the queue.")
@@ -274,7 +274,7 @@ def worker(
     ],
     db: DbOpt = None,
     marketplace: Annotated[
-        Optional[list[str]], typer.Option("--marketplace", "-m", help="Only this marketplace (repeatable).")
+        list[str] | None, typer.Option("--marketplace", "-m", help="Only this marketplace (repeatable).")
     ] = None,
     idle_timeout: Annotated[
         float, typer.Option(help="Exit after this many idle seconds; 0 waits for work forever.")
@@ -282,7 +282,7 @@ def worker(
     lease: Annotated[
         float, typer.Option(help="Heartbeat lease: a worker silent this long is presumed dead and its requests requeued.")
     ] = 30.0,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Downloaded images; default beside the SQLite file.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Downloaded images; default beside the SQLite file.")] = None,
 ) -> None:
     """Crawl requests from the shared Redis queue into the shared store (scale-out).
 
@@ -310,9 +310,9 @@ def worker(
 def daemon(
     config: ConfigOpt,
     db: DbOpt = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Images and evidence; default beside the SQLite file.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Images and evidence; default beside the SQLite file.")] = None,
     interval_hours: Annotated[
-        Optional[float], typer.Option(help="Override every marketplace's interval_hours.")
+        float | None, typer.Option(help="Override every marketplace's interval_hours.")
     ] = None,
     parallel: ParallelOpt = None,
 ) -> None:
@@ -338,7 +338,7 @@ def daemon(
 @app.command()
 def export(
     db: DbOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="JSON Lines file; default standard output.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="JSON Lines file; default standard output.")] = None,
 ) -> None:
     """Write every stored listing with its latest assessment as JSON Lines.
 
@@ -408,7 +408,7 @@ alerts_app = typer.Typer(help="Alerts: test targets, flush the outbox, list queu
 app.add_typer(alerts_app, name="alerts")
 
 
-def _alert_targets(config: Optional[Path]) -> tuple[Optional[Client], list]:
+def _alert_targets(config: Path | None) -> tuple[Client | None, list]:
     from alerts.targets import load_targets
 
     client = load(config) if config is not None else None
@@ -445,7 +445,7 @@ def alerts_test(config: ConfigOpt) -> None:
 @alerts_app.command("flush")
 def alerts_flush(
     config: Annotated[
-        Optional[Path], typer.Option("--config", "-c", help="The client file (markwatch.yaml) with alerts: targets.")
+        Path | None, typer.Option("--config", "-c", help="The client file (markwatch.yaml) with alerts: targets.")
     ] = None,
     db: DbOpt = None,
 ) -> None:
@@ -472,7 +472,7 @@ def alerts_flush(
                       markup=False, highlight=False)
 
 
-def _fanned(payload: Optional[dict]) -> str:
+def _fanned(payload: dict | None) -> str:
     went = (payload or {}).get("fanned_out_to")
     return f"-> {len(went)} target(s)" if went is not None else "all matching targets"
 
@@ -480,7 +480,7 @@ def _fanned(payload: Optional[dict]) -> str:
 @alerts_app.command("list")
 def alerts_list(
     status: Annotated[
-        Optional[str], typer.Option("--status", help="Only alerts in this state: pending, sending, sent or failed.")
+        str | None, typer.Option("--status", help="Only alerts in this state: pending, sending, sent or failed.")
     ] = None,
     db: DbOpt = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 100,
@@ -576,9 +576,9 @@ def calendar_add_working_days(
 def readiness_cmd(
     config: ConfigOpt,
     platform: Annotated[
-        Optional[list[str]], typer.Option("--platform", "-p", help="Platform(s) to check; default the client's.")
+        list[str] | None, typer.Option("--platform", "-p", help="Platform(s) to check; default the client's.")
     ] = None,
-    on: Annotated[Optional[str], typer.Option("--date", help="Check as of this date (YYYY-MM-DD).")] = None,
+    on: Annotated[str | None, typer.Option("--date", help="Check as of this date (YYYY-MM-DD).")] = None,
 ) -> None:
     """Check per mark and platform whether a complaint can succeed, with concrete advice.
 
@@ -588,7 +588,8 @@ def readiness_cmd(
 
     Example: markwatch readiness --config markwatch.yaml --platform taobao --platform amazon
     """
-    from crawler.takedown import deadlines, readiness as ready
+    from crawler.takedown import deadlines
+    from crawler.takedown import readiness as ready
 
     client = load(config)
     table_rules = _takedown_call(deadlines.rules)
@@ -644,7 +645,7 @@ def takedown_export(
         str, typer.Option("--type", help="Alibaba IPP complaint type: listing or storefront.")
     ] = "listing",
     evidence_dir: Annotated[
-        Optional[Path], typer.Option("--evidence-dir", help="Evidence store; default MARKWATCH_EVIDENCE_DIR or ./evidence.")
+        Path | None, typer.Option("--evidence-dir", help="Evidence store; default MARKWATCH_EVIDENCE_DIR or ./evidence.")
     ] = None,
     skip_unready: Annotated[
         bool, typer.Option("--skip-unready", help="Leave out cases of marks that are not ready instead of refusing.")
@@ -683,7 +684,7 @@ def takedown_export(
 @takedown_app.command("accuracy")
 def takedown_accuracy(
     db: DbOpt = None,
-    platform: Annotated[Optional[str], typer.Option("--platform", "-p", help="One platform; default all.")] = None,
+    platform: Annotated[str | None, typer.Option("--platform", "-p", help="One platform; default all.")] = None,
 ) -> None:
     """Show per platform the takedown rate and the counter-notices sellers won (last 3 months).
 
@@ -715,8 +716,8 @@ def takedown_accuracy(
 @app.command("cases")
 def cases_cmd(
     db: DbOpt = None,
-    state: Annotated[Optional[str], typer.Option("--state", help="Only cases in this state.")] = None,
-    platform: Annotated[Optional[str], typer.Option("--platform", "-p", help="Only this platform.")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="Only cases in this state.")] = None,
+    platform: Annotated[str | None, typer.Option("--platform", "-p", help="Only this platform.")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only cases whose action deadline has passed.")] = False,
 ) -> None:
     """List takedown cases with their state, deadline and working days left.
@@ -727,7 +728,8 @@ def cases_cmd(
 
     from crawler import db as storage
     from crawler import models as mdl
-    from crawler.takedown import cases as tcases, deadlines, states
+    from crawler.takedown import cases as tcases
+    from crawler.takedown import deadlines, states
 
     url = storage.database_url(db)
     storage.ensure_schema(url)
@@ -776,10 +778,10 @@ def case_cmd(
                                           "cross-complaint, dispute, reinstated, escalate, relisted, note, "
                                           "test-buy or show.")],
     db: DbOpt = None,
-    note: Annotated[Optional[str], typer.Option("--note", help="Why; kept in the audit trail.")] = None,
-    complaint_id: Annotated[Optional[str], typer.Option("--complaint-id", help="The platform's complaint id.")] = None,
-    ref: Annotated[Optional[str], typer.Option("--ref", help="A platform reference, e.g. a test-buy order id.")] = None,
-    actor: Annotated[Optional[str], typer.Option("--actor", help="Who acts; default $USER.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why; kept in the audit trail.")] = None,
+    complaint_id: Annotated[str | None, typer.Option("--complaint-id", help="The platform's complaint id.")] = None,
+    ref: Annotated[str | None, typer.Option("--ref", help="A platform reference, e.g. a test-buy order id.")] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Who acts; default $USER.")] = None,
 ) -> None:
     """Move a case along its platform's protocol, record a note or a test-buy order, or show its history.
 
@@ -789,7 +791,8 @@ def case_cmd(
 
     from crawler import db as storage
     from crawler import models as mdl
-    from crawler.takedown import cases as tcases, states
+    from crawler.takedown import cases as tcases
+    from crawler.takedown import states
 
     if action not in CASE_ACTIONS and action not in CASE_OTHER_ACTIONS:
         fail(f"unknown action {action!r}: expected one of {', '.join([*CASE_ACTIONS, *CASE_OTHER_ACTIONS])}")
@@ -848,7 +851,7 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free port).")] = 8000,
     data_dir: Annotated[
-        Optional[Path], typer.Option("--data-dir", help="Images and evidence; default beside the SQLite file.")
+        Path | None, typer.Option("--data-dir", help="Images and evidence; default beside the SQLite file.")
     ] = None,
 ) -> None:
     """Start the analyst triage web UI: hit queue, hit detail, cases board, dashboard, JSON API.
@@ -889,10 +892,10 @@ def serve(
 def report(
     since: Annotated[str, typer.Option("--since", help="Period: 7d, 24h, 2w, or a date YYYY-MM-DD.")] = "7d",
     fmt: Annotated[str, typer.Option("--format", "-f", help="html (one self-contained file), csv or json.")] = "html",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="File to write; default standard output.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write; default standard output.")] = None,
     db: DbOpt = None,
     config: Annotated[
-        Optional[Path], typer.Option("--config", "-c", help="The client file, for the client's name in the title.")
+        Path | None, typer.Option("--config", "-c", help="The client file, for the client's name in the title.")
     ] = None,
 ) -> None:
     """Write a report of the period's hits, triage and takedowns: HTML, CSV or JSON.
@@ -921,7 +924,7 @@ def report(
 evidence_app = typer.Typer(help="Evidence: capture listing pages, verify the hash-chained store.", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
 EvidenceDirOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--dir", envvar="MARKWATCH_EVIDENCE_DIR",
         help="Evidence folder; default: the one `markwatch run` uses for --db (<db>-data/evidence).",
@@ -935,10 +938,10 @@ def evidence_capture(
     db: DbOpt = None,
     evidence_dir: EvidenceDirOpt = None,
     config: Annotated[
-        Optional[Path], typer.Option("--config", "-c", help="Client file: its marketplace hosts are trusted.")
+        Path | None, typer.Option("--config", "-c", help="Client file: its marketplace hosts are trusted.")
     ] = None,
     allow_host: Annotated[
-        Optional[list[str]], typer.Option("--allow-host", help="Also trust this host (repeatable), e.g. a local mirror.")
+        list[str] | None, typer.Option("--allow-host", help="Also trust this host (repeatable), e.g. a local mirror.")
     ] = None,
 ) -> None:
     """Capture evidence of one stored listing now: screenshot, raw HTML, DOM, request record.
@@ -1021,8 +1024,9 @@ def spiders_cmd() -> None:
 
     Example: markwatch spiders
     """
-    from crawler.spider import project_settings
     from scrapy.spiderloader import SpiderLoader
+
+    from crawler.spider import project_settings
 
     loader = SpiderLoader.from_settings(project_settings())
     table = Table(title="Spiders")
@@ -1045,7 +1049,7 @@ def sellers_cmd(
     min_risk: Annotated[float, typer.Option("--min-risk", min=0.0, max=1.0, help="Show sellers at or above this risk.")] = 0.0,
     clusters: Annotated[bool, typer.Option("--clusters", help="Also show networks of linked sellers.")] = False,
     config: Annotated[
-        Optional[Path], typer.Option("--config", "-c", help="Client file: its authorised sellers are never flagged.")
+        Path | None, typer.Option("--config", "-c", help="Client file: its authorised sellers are never flagged.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many sellers.")] = 50,
 ) -> None:

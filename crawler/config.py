@@ -421,8 +421,7 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{err['msg'].lower()}, got {shown}"
     msg = str(err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
+        msg = msg.removeprefix(prefix)
     return msg
 
 

@@ -190,7 +190,7 @@ def run_cycle(
             if unknown:
                 raise ValueError(f"--marketplace: {', '.join(unknown)} not in the client file's marketplaces")
             names = [n for n in names if n in marketplaces]
-        cycle = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        cycle = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         report = CycleReport(cycle, m.utcnow())
         # A cycle killed before its alerts were queued leaves this marker; the next one
         # takes in the hits assessed since then (queueing and intake are idempotent).

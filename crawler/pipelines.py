@@ -264,12 +264,12 @@ class AssessPipeline(_StoreStep):
 
     def open_spider(self, spider: Any = None) -> None:
         from matching import Matcher
-        from matching.batch import _single_threaded_blas, _single_threaded_opencv
+        from matching.batch import single_threaded_blas, single_threaded_opencv
 
         # One matcher per core, each used by one thread at a time (OpenCV's matchers are
         # not documented thread-safe); OpenCV and BLAS single-threaded so they do not compete.
-        _single_threaded_opencv()
-        _single_threaded_blas()
+        single_threaded_opencv()
+        single_threaded_blas()
         from matching.image import PhotoCache
 
         self.version = matching_version(self.client)

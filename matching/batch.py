@@ -132,7 +132,7 @@ def _parse(
         yield n, data
 
 
-def _single_threaded_opencv() -> int | None:
+def single_threaded_opencv() -> int | None:
     """One process per core already: OpenCV's own threads would only compete."""
     try:
         import cv2
@@ -143,7 +143,7 @@ def _single_threaded_opencv() -> int | None:
     return before
 
 
-def _single_threaded_blas() -> None:
+def single_threaded_blas() -> None:
     """The BLAS behind matrix products (logo matching) runs threads of its own,
     which spin between calls and take the other workers' cores: one per process."""
     try:
@@ -156,8 +156,8 @@ def _single_threaded_blas() -> None:
 def _init_worker(config: str, images: bool, photos: SharedPhotoStore | None = None) -> None:
     global _worker_matcher
     if images:
-        _single_threaded_opencv()
-        _single_threaded_blas()  # in the worker only: the parent keeps its own setting
+        single_threaded_opencv()
+        single_threaded_blas()  # in the worker only: the parent keeps its own setting
     if _worker_matcher is None:  # else built once by the parent and inherited through fork
         from crawler.config import load_client
         from matching.score import Matcher
@@ -282,7 +282,7 @@ def score_file(
     if ctx.get_start_method() == "fork":
         # Build the matcher (image index included) once here: forked workers share
         # it instead of each spending seconds of CPU building its own copy.
-        threads = _single_threaded_opencv() if images else None
+        threads = single_threaded_opencv() if images else None
         if matcher is None:
             from crawler.config import load_client
             from matching.score import Matcher

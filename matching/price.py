@@ -75,7 +75,7 @@ def _words(text: str) -> set[str]:
 class PriceIndex:
     """The products of each mark, with their MSRP in the base currency and their goods."""
 
-    def __init__(self, client, lexicon, mark_concepts: dict[str, set[str]] | None = None) -> None:  # noqa: ANN001
+    def __init__(self, client, lexicon, mark_concepts: dict[str, set[str]] | None = None) -> None:
         from matching.text import mark_terms
 
         self.rates = client.exchange_rates

@@ -78,10 +78,9 @@ def test_assessment_round_trip_and_needs_assessment(db_url: str):
 
 
 def test_failed_transaction_leaves_nothing(db_url: str):
-    with pytest.raises(RuntimeError):
-        with db.session_scope(db_url) as s:
-            db.upsert_listing(s, _listing())
-            raise RuntimeError("killed mid-write")
+    with pytest.raises(RuntimeError), db.session_scope(db_url) as s:
+        db.upsert_listing(s, _listing())
+        raise RuntimeError("killed mid-write")
     with db.session_scope(db_url) as s:
         assert s.scalar(select(func.count()).select_from(m.Listing)) == 0
         assert s.scalar(select(func.count()).select_from(m.Sighting)) == 0
