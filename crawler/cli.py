@@ -53,6 +53,27 @@ def fail(message: str) -> None:
     raise UsageError(message)
 
 
+def store_to_read(db: str | None) -> str | None:
+    """The store's URL for a command that only reads it, schema brought up to date.
+
+    None, after one line on standard error, when it names a SQLite file that is not
+    there: a mistyped --db must not leave an empty store behind and report nothing.
+    """
+    from crawler import db as storage
+
+    url = storage.database_url(db)
+    path = storage.sqlite_file(url)
+    if path is not None and not path.exists():
+        err_console.print(
+            f"markwatch: {path}: no store there (`markwatch run` creates it; check --db or MARKWATCH_DB)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return None
+    storage.ensure_schema(url)
+    return url
+
+
 def load(config: Path) -> Client:
     """Load the client file or stop with the one-line reason."""
     try:
@@ -344,17 +365,16 @@ def export(
 
     Example: markwatch export --db sqlite:///markwatch.db --out listings.jsonl
     """
-    from crawler import db as storage
     from crawler.exports import export_jsonl
 
-    url = storage.database_url(db)
-    storage.ensure_schema(url)
+    url = store_to_read(db)
     if out is None:
-        export_jsonl(url, sys.stdout)
+        if url:
+            export_jsonl(url, sys.stdout)
         return
     tmp = out.with_name(out.name + ".partial")
     with tmp.open("w", encoding="utf-8") as fh:
-        count = export_jsonl(url, fh)
+        count = export_jsonl(url, fh) if url else 0
     tmp.replace(out)
     err_console.print(f"{count} listings written to {out}", highlight=False)
 
@@ -494,8 +514,9 @@ def alerts_list(
 
     if status is not None and status not in STATUSES:
         fail(f"--status: expected one of {', '.join(STATUSES)}, got {status!r}")
-    url = storage.database_url(db)
-    storage.ensure_schema(url)
+    url = store_to_read(db)
+    if url is None:
+        return
     with storage.session_scope(url) as session:
         rows = list_alerts(session, status, limit)
         totals = counts(session)
@@ -663,8 +684,9 @@ def takedown_export(
 
     client = load(config)
     rule = _takedown_call(packages.platform_for, client, platform, _takedown_call(deadlines.rules))
-    url = storage.database_url(db)
-    storage.ensure_schema(url)
+    url = store_to_read(db)
+    if url is None:
+        return
     with storage.session_scope(url) as session:
         result = _takedown_call(
             packages.export_packages, session, client, rule.key, out,
@@ -695,8 +717,9 @@ def takedown_accuracy(
 
     table_rules = _takedown_call(deadlines.rules)
     names = [_takedown_call(table_rules.platform, platform).key] if platform else list(table_rules.platforms)
-    url = storage.database_url(db)
-    storage.ensure_schema(url)
+    url = store_to_read(db)
+    if url is None:
+        return
     table = Table(title="Reporter accuracy")
     for col in ("platform", "decided", "removed", "takedown rate", "seller won", "status"):
         table.add_column(col)
@@ -731,8 +754,9 @@ def cases_cmd(
     from crawler.takedown import cases as tcases
     from crawler.takedown import deadlines, states
 
-    url = storage.database_url(db)
-    storage.ensure_schema(url)
+    url = store_to_read(db)
+    if url is None:
+        return
     today = dt.date.today()
     table_rules = _takedown_call(deadlines.rules)
     with storage.session_scope(url) as session:
@@ -905,12 +929,12 @@ def report(
 
     Example: markwatch report --since 7d --format html --out report.html
     """
-    from crawler import db as storage
     from crawler import reports
 
     client = load(config) if config else None
-    url = storage.database_url(db)
-    storage.ensure_schema(url)
+    url = store_to_read(db)
+    if url is None:
+        return
     try:
         built, text = reports.write_report(url, out, client=client, fmt=fmt, since=since)
     except reports.ReportError as exc:
@@ -1065,8 +1089,9 @@ def sellers_cmd(
     from crawler import sellers as seller_mod
 
     client = load(config) if config is not None else None
-    url = storage.database_url(db)
-    storage.ensure_schema(url)
+    url = store_to_read(db)
+    if url is None:
+        return
     with storage.session_scope(url) as session:
         report = seller_mod.seller_report(session, client=client)
     shown = [s for s in report.sellers if s.risk >= min_risk][:limit]

@@ -45,6 +45,14 @@ def database_url(value: str | None = None) -> str:
     return value
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return Path(parsed.database)
+    return None
+
+
 def display_url(url: str) -> str:
     """The URL with its password hidden, for logs and messages."""
     return make_url(url).render_as_string(hide_password=True)
@@ -63,8 +71,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def engine_for(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if path := sqlite_file(url):
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:

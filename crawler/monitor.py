@@ -23,7 +23,6 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from crawler import db
 from crawler import models as m
@@ -74,11 +73,8 @@ def data_dir_for(url: str, data_dir: str | os.PathLike[str] | None = None) -> Pa
         return Path(data_dir)
     if os.environ.get("MARKWATCH_DATA_DIR"):
         return Path(os.environ["MARKWATCH_DATA_DIR"])
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        path = Path(parsed.database)
-        return path.with_name(path.stem + "-data")
-    return Path("markwatch-data")
+    path = db.sqlite_file(url)
+    return path.with_name(path.stem + "-data") if path else Path("markwatch-data")
 
 
 def cycle_lock(data_dir: Path) -> FileLock:

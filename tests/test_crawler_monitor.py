@@ -128,6 +128,22 @@ def test_lock_stops_overlapping_cycles(client_file: Path, tmp_path: Path):
         assert out.returncode == 1 and "another markwatch cycle is running" in out.stderr
 
 
+def test_reading_a_store_that_is_not_there_says_so_and_creates_nothing(tmp_path: Path):
+    missing = tmp_path / "typo.db"
+    out_file = tmp_path / "export.jsonl"
+    out = run_cli("export", "--db", str(missing), "--out", str(out_file))
+    assert out.returncode == 0, out.stderr
+    assert out_file.read_text() == ""  # nothing stored: an empty export
+    assert f"{missing}: no store there" in out.stderr and len(out.stderr.strip().splitlines()) == 2
+    for command in (["sellers"], ["cases"], ["report"]):
+        out = run_cli(*command, "--db", str(missing))
+        assert out.returncode == 0, out.stderr
+        assert out.stderr.strip().splitlines() == [
+            f"markwatch: {missing}: no store there (`markwatch run` creates it; check --db or MARKWATCH_DB)"
+        ]
+    assert not missing.exists()
+
+
 def test_export_contract_and_rescore(client_file: Path, tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     run_cycle(load_client(client_file), url, marketplaces=["aliexpress"], evidence=False)
