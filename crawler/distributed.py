@@ -581,13 +581,13 @@ def run_worker(
     from scrapy.utils.reactor import install_reactor
     from twisted.internet import task
 
-    from crawler.monitor import data_dir_for
+    from crawler.monitor import data_dir_for, markets_to_crawl
     from crawler.spider import project_settings
 
     say = progress or (lambda _msg: None)
+    names = markets_to_crawl(client, marketplaces)
     server = connect_redis(redis_url)
     ensure_schema(server, url)
-    names = _market_names(client, marketplaces)
     if not names:
         raise ValueError(
             f"{client.source}: marketplaces: no enabled marketplace for this worker to crawl"
@@ -652,18 +652,6 @@ def run_worker(
 
 
 # ------------------------------------------------------------------ the cycle
-
-
-def _market_names(client: Client, marketplaces: list[str] | None) -> list[str]:
-    names = list(client.enabled_marketplaces())
-    if marketplaces:
-        unknown = [n for n in marketplaces if n not in client.marketplaces]
-        if unknown:
-            raise ValueError(
-                f"--marketplace: {', '.join(unknown)} not in the client file's marketplaces"
-            )
-        names = [n for n in names if n in marketplaces]
-    return names
 
 
 def seed(server: redis.Redis, client: Client, market: str, run_id: int) -> int:
@@ -785,12 +773,19 @@ def run_distributed(
     Raises RedisUnavailable or the database's OperationalError when a service cannot
     be reached, CycleLocked when another distributed cycle is running.
     """
-    from crawler.monitor import CycleLocked, CycleReport, MarketResult, after_crawl, data_dir_for
+    from crawler.monitor import (
+        CycleLocked,
+        CycleReport,
+        MarketResult,
+        after_crawl,
+        data_dir_for,
+        markets_to_crawl,
+    )
 
     say = progress or (lambda _msg: None)
+    names = markets_to_crawl(client, marketplaces)
     server = connect_redis(redis_url)
     ensure_schema(server, url)
-    names = _market_names(client, marketplaces)
     token = uuid.uuid4().hex
     lock_ttl = 120
     if not server.set(LOCK_KEY, token, nx=True, ex=lock_ttl):

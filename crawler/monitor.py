@@ -77,6 +77,17 @@ def data_dir_for(url: str, data_dir: str | os.PathLike[str] | None = None) -> Pa
     return path.with_name(path.stem + "-data") if path else Path("markwatch-data")
 
 
+def markets_to_crawl(client: Client, marketplaces: list[str] | None = None) -> list[str]:
+    """The enabled marketplaces, or those of them named; ValueError names any unknown one."""
+    names = list(client.enabled_marketplaces())
+    if marketplaces:
+        unknown = [n for n in marketplaces if n not in client.marketplaces]
+        if unknown:
+            raise ValueError(f"--marketplace: {', '.join(unknown)} not in the client file's marketplaces")
+        names = [n for n in names if n in marketplaces]
+    return names
+
+
 def cycle_lock(data_dir: Path) -> FileLock:
     data_dir.mkdir(parents=True, exist_ok=True)
     return FileLock(str(data_dir / "cycle.lock"))
@@ -169,6 +180,7 @@ def run_cycle(
     as its slowest marketplace rather than all of them in a row.
     """
     say = progress or (lambda _msg: None)
+    names = markets_to_crawl(client, marketplaces)  # before anything is created
     ddir = data_dir_for(url, data_dir)
     lock = cycle_lock(ddir)
     try:
@@ -180,12 +192,6 @@ def run_cycle(
         with db.session_scope(url) as session:
             db.sync_marks(session, client)
         db.StoredPhotoSignals(url, photo_matching_version(client)).prune()
-        names = list(client.enabled_marketplaces())
-        if marketplaces:
-            unknown = [n for n in marketplaces if n not in client.marketplaces]
-            if unknown:
-                raise ValueError(f"--marketplace: {', '.join(unknown)} not in the client file's marketplaces")
-            names = [n for n in names if n in marketplaces]
         cycle = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         report = CycleReport(cycle, m.utcnow())
         # A cycle killed before its alerts were queued leaves this marker; the next one

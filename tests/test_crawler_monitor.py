@@ -128,6 +128,16 @@ def test_lock_stops_overlapping_cycles(client_file: Path, tmp_path: Path):
         assert out.returncode == 1 and "another markwatch cycle is running" in out.stderr
 
 
+def test_an_unknown_marketplace_is_refused_before_anything_is_created(client_file: Path, tmp_path: Path):
+    store = tmp_path / "new.db"
+    out = run_cli("run", "--config", str(client_file), "--db", str(store), "--marketplace", "nosuchmarket")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "markwatch: --marketplace: nosuchmarket not in the client file's marketplaces"
+    ]
+    assert not store.exists() and not (tmp_path / "new-data").exists()
+
+
 def test_reading_a_store_that_is_not_there_says_so_and_creates_nothing(tmp_path: Path):
     missing = tmp_path / "typo.db"
     out_file = tmp_path / "export.jsonl"
