@@ -8,6 +8,7 @@ end as one line on stderr and exit status 2.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -29,8 +30,18 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema: create or upgrade the store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped, logged or mailed by cron, output would be cut to 80 columns and tables
+# wrapped beyond reading: there a row keeps to one line (COLUMNS still decides).
+PIPED_WIDTH = 200
+
+
+def _console(stream, **kwargs) -> Console:
+    wide = not stream.isatty() and not os.environ.get("COLUMNS")
+    return Console(width=PIPED_WIDTH if wide else None, **kwargs)
+
+
+console = _console(sys.stdout)
+err_console = _console(sys.stderr, stderr=True)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The client file (markwatch.yaml).")]
 DbOpt = Annotated[
