@@ -60,8 +60,10 @@ def run_demo(
             cfg.download_delay = 0.0
             cfg.concurrency = 8
         db.upgrade(url)
+        # Images and evidence go where every command looks for them given --db alone
+        # (markwatch-data/ beside the store), so `evidence verify` and `serve` find them.
         report = run_cycle(
-            client, url, data_dir=out / "data", evidence=evidence, progress=progress,
+            client, url, evidence=evidence, progress=progress,
             settings={"AUTOTHROTTLE_ENABLED": False, "RETRY_TIMES": 1},
         )
     if show:

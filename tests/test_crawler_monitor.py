@@ -241,3 +241,14 @@ def test_zero_results_after_results_is_a_health_warning(client_file: Path, tmp_p
     assert second.markets[0].status == "ok" and second.markets[0].items == 0
     assert [(e["marketplace"], e["kind"]) for e in second.health] == [("aliexpress", "zero_results")]
     assert "selectors may be broken" in second.health[0]["detail"]
+
+
+def test_demo_finds_hits_and_its_evidence_verifies_from_the_store_alone(tmp_path: Path):
+    out = tmp_path / "demo-output"
+    done = run_cli("demo", "--out", str(out), env={"MARKWATCH_DATA_DIR": ""})
+    assert done.returncode == 0, done.stderr
+    assert "listings flagged" in done.stdout + done.stderr and (out / "report.html").is_file()
+    store = out / "markwatch.db"
+    verified = run_cli("evidence", "verify", "--db", str(store), env={"MARKWATCH_DATA_DIR": ""})
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.startswith("OK: ") and " 0 entries" not in verified.stdout
