@@ -175,6 +175,16 @@ def test_media_serves_only_registered_and_stored_images(web: TestClient, seeded:
         ev_id, digest = ev.id, ev.sha256
     got = web.get(f"/media/evidence/{ev_id}")
     assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == digest
+    # Stored without an extension: the screenshot is recognised by its bytes and shown.
+    assert got.headers["content-type"] == "image/png" and got.headers["content-disposition"] == "inline"
+    page = seeded.root / "store-data" / "evidence" / "sha256" / "ab" / "cdef"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text("<html><script>alert(1)</script></html>")
+    with storage.session_scope(seeded.db_url) as s:
+        s.query(m.Evidence).one().path = "sha256/ab/cdef"
+    saved = web.get(f"/media/evidence/{ev_id}")  # saved marketplace HTML is only downloaded
+    assert saved.headers["content-type"] == "application/octet-stream"
+    assert saved.headers["content-disposition"].startswith("attachment")
     with storage.session_scope(seeded.db_url) as s:
         s.query(m.Evidence).one().path = "../../secret.txt"  # outside the evidence folder
     assert web.get(f"/media/evidence/{ev_id}").status_code == 404

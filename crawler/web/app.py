@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import mimetypes
 import secrets
 import urllib.parse
 from pathlib import Path
@@ -447,21 +446,33 @@ def _pages(app: FastAPI) -> None:
         # Only files inside the evidence folder, whatever a row says.
         if path is None or not path.is_relative_to(root) or not path.is_file():
             raise HTTPException(404, "no such evidence file")
-        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        # Saved marketplace HTML must never run in our origin: download it instead.
-        disposition = "inline" if media.startswith("image/") and media != "image/svg+xml" else "attachment"
-        return FileResponse(path, media_type=media if disposition == "inline" else "application/octet-stream",
-                            headers={"Content-Disposition": f'{disposition}; filename="{path.name}"'})
+        # Stored by content hash, without an extension: the bytes say what it is. A
+        # screenshot shows inline; saved marketplace HTML must never run in our
+        # origin, so everything else downloads.
+        media = _image_type(path)
+        if media is not None:
+            return FileResponse(path, media_type=media, headers={"Content-Disposition": "inline"})
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+        )
 
 
-def _image_file(path: Path | None) -> Response:
-    if path is None or not path.is_file():
-        raise HTTPException(404, "no such image")
+def _image_type(path: Path) -> str | None:
+    """The picture's media type from its first bytes (JPEG, PNG, GIF, WebP), else None."""
     with path.open("rb") as fh:
         head = fh.read(16)
     media = next((t for magic, t in IMAGE_MAGIC.items() if head.startswith(magic)), None)
     if media is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         media = "image/webp"
+    return media
+
+
+def _image_file(path: Path | None) -> Response:
+    if path is None or not path.is_file():
+        raise HTTPException(404, "no such image")
+    media = _image_type(path)
     if media is None:
         raise HTTPException(404, "not an image")
     return FileResponse(path, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
