@@ -64,8 +64,8 @@ def fail(message: str) -> None:
     raise UsageError(message)
 
 
-def store_to_read(db: str | None) -> str | None:
-    """The store's URL for a command that only reads it, schema brought up to date.
+def existing_store(db: str | None) -> str | None:
+    """The store's URL, schema brought up to date, for commands that need one already.
 
     None, after one line on standard error, when it names a SQLite file that is not
     there: a mistyped --db must not leave an empty store behind and report nothing.
@@ -378,7 +378,7 @@ def export(
     """
     from crawler.exports import export_jsonl
 
-    url = store_to_read(db)
+    url = existing_store(db)
     if out is None:
         if url:
             export_jsonl(url, sys.stdout)
@@ -525,7 +525,7 @@ def alerts_list(
 
     if status is not None and status not in STATUSES:
         fail(f"--status: expected one of {', '.join(STATUSES)}, got {status!r}")
-    url = store_to_read(db)
+    url = existing_store(db)
     if url is None:
         return
     with storage.session_scope(url) as session:
@@ -695,7 +695,7 @@ def takedown_export(
 
     client = load(config)
     rule = _takedown_call(packages.platform_for, client, platform, _takedown_call(deadlines.rules))
-    url = store_to_read(db)
+    url = existing_store(db)
     if url is None:
         return
     with storage.session_scope(url) as session:
@@ -728,7 +728,7 @@ def takedown_accuracy(
 
     table_rules = _takedown_call(deadlines.rules)
     names = [_takedown_call(table_rules.platform, platform).key] if platform else list(table_rules.platforms)
-    url = store_to_read(db)
+    url = existing_store(db)
     if url is None:
         return
     table = Table(title="Reporter accuracy")
@@ -765,7 +765,7 @@ def cases_cmd(
     from crawler.takedown import cases as tcases
     from crawler.takedown import deadlines, states
 
-    url = store_to_read(db)
+    url = existing_store(db)
     if url is None:
         return
     today = dt.date.today()
@@ -832,8 +832,9 @@ def case_cmd(
     if action not in CASE_ACTIONS and action not in CASE_OTHER_ACTIONS:
         fail(f"unknown action {action!r}: expected one of {', '.join([*CASE_ACTIONS, *CASE_OTHER_ACTIONS])}")
     who = actor or os.environ.get("USER") or "analyst"
-    url = storage.database_url(db)
-    storage.ensure_schema(url)
+    url = existing_store(db)
+    if url is None:  # no store, no case to move
+        raise typer.Exit(2)
     with storage.session_scope(url) as session:
         case = session.get(mdl.Case, case_id)
         if case is None:
@@ -943,7 +944,7 @@ def report(
     from crawler import reports
 
     client = load(config) if config else None
-    url = store_to_read(db)
+    url = existing_store(db)
     if url is None:
         return
     try:
@@ -996,8 +997,9 @@ def evidence_capture(
     allow = set(allow_host or [])
     if config is not None:
         allow |= marketplace_hosts(load(config))
-    url = storage.database_url(db)
-    storage.ensure_schema(url)
+    url = existing_store(db)
+    if url is None:  # no store, no listing to capture
+        raise typer.Exit(2)
     folder = evidence_dir or evidence.default_dir(url)
     with storage.session_scope(url) as session:
         listing = session.scalars(
@@ -1100,7 +1102,7 @@ def sellers_cmd(
     from crawler import sellers as seller_mod
 
     client = load(config) if config is not None else None
-    url = store_to_read(db)
+    url = existing_store(db)
     if url is None:
         return
     with storage.session_scope(url) as session:
