@@ -33,6 +33,18 @@ def test_check_prints_summary():
         assert text in out.stdout
 
 
+def test_every_example_client_file_loads():
+    # config/ holds the examples users copy; each must pass `markwatch check`.
+    examples = sorted((DEMO_CONFIG.parent.parent).glob("*/markwatch.yaml"))
+    assert len(examples) >= 2
+    for path in examples:
+        client = load_client(path)
+        assert client.marks and client.enabled_marketplaces(), path
+    example = load_client(DEMO_CONFIG.parent.parent / "example" / "markwatch.yaml")
+    generic = example.marketplaces["smallshop"]
+    assert generic.search_url and generic.selectors and not generic.enabled
+
+
 def test_check_redacts_alert_secrets(demo_dir: Path, monkeypatch):
     data = yaml.safe_load((demo_dir / "markwatch.yaml").read_text())
     data["alerts"] = [{"url": "mailtos://bob:hunter2secret@mail.example.com"}, {"url": "${SLACK_URL}"}]
