@@ -162,16 +162,15 @@ def _decode(data: bytes, name: str, max_side: int = MAX_SIDE) -> np.ndarray | No
         log.warning("image %s skipped: refused as a decompression bomb (%s)", name, e)
         return None
     except Exception as e:  # noqa: BLE001 - any decoder failure means "not a usable image"
-        kind = "not an image" if isinstance(e, Image.UnidentifiedImageError) else "unreadable"
+        # Pillow's "cannot identify image file <_io.BytesIO ...>" says nothing more.
+        unknown = isinstance(e, Image.UnidentifiedImageError)
+        kind = "not an image" if unknown else "unreadable"
         head = data[:15].lstrip().lower()
         if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
             kind = "HTML/markup instead of an image"
-        log.warning(
-            "image %s skipped: %s (%s)",
-            name,
-            kind,
-            str(e).splitlines()[0][:120] if str(e) else type(e).__name__,
-        )
+        elif not unknown:
+            kind += f" ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})"
+        log.warning("image %s skipped: %s", name, kind)
         return None
     if min(arr.shape[:2]) < 8:
         log.warning("image %s skipped: too small (%dx%d)", name, arr.shape[1], arr.shape[0])

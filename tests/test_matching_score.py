@@ -260,7 +260,7 @@ def test_reused_photo_under_generic_title_is_flagged(
 
 
 def test_missing_or_hostile_photo_skips_the_signal_not_the_listing(
-    image_matcher: Matcher, tmp_path: Path
+    image_matcher: Matcher, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "page.jpg").write_text("<html><body>not an image</body></html>", encoding="utf-8")
     # Text alone does not decide this one, so the photos are opened (and fail).
@@ -274,6 +274,10 @@ def test_missing_or_hostile_photo_skips_the_signal_not_the_listing(
     )
     assert a.mark_id == "maison" and a.verdict == "clear"
     assert any(s.kind == "text" for s in a.signals)
+    # One plain line per photo, naming it, without the decoder's internals.
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert f"image photo 1 ({tmp_path / 'page.jpg'}) of h skipped: HTML/markup instead of an image" in skipped
+    assert not any("BytesIO" in m for m in skipped)
 
 
 def test_brand_compatible_accessory_is_nominative(matcher: Matcher) -> None:
