@@ -10,6 +10,6 @@ from matching.types import Assessment, ListingInput, Signal
 
 # Bumped when scoring or what the image matchers find changes, so stored listings are
 # assessed again and stored photo findings are dropped (crawler.pipelines).
-__version__ = "1.6"
+__version__ = "1.7"
 
 __all__ = ["Assessment", "ListingInput", "Matcher", "Signal", "__version__", "assess"]

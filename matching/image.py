@@ -115,6 +115,15 @@ SMALL_LOGO_WIDTHS = (32, 48)
 # probes (benchmarks/image_signals.py, heldout_images.py); 32 keeps a margin
 # for clients with many registered images, at 10 % less time per photo than 64.
 FLANN_CHECKS = 32
+# A photo whose hash lies this close to one registered image (a copy under a large
+# overlay, a plain render that resembles it) is also matched against that image
+# alone, with a looser ratio test. Matches kept that way agree by chance more
+# often, so weaker geometry must look nearly the same: copies found this way
+# correlate at 0.94-1.0, another studio render of the same kind at 0.87
+# (benchmarks/heldout_images.py seeds 11-14, detection.py).
+HASH_NEAR_DISTANCE = 24
+NEAR_RATIO = 0.85
+NEAR_CHECKS = (KP_CHECKS[0], (8, 0.93))
 KP_MAX_ANGLE = 15.0  # degrees; copies are at most slightly rotated (mirrors are indexed)
 
 # Variants of each registered image hashed at index time.
@@ -486,6 +495,7 @@ class ImageMatcher:
         # Approximate nearest neighbours (kd-trees) keep the cost per photo low as
         # the number of registered images grows.
         self._flann = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": FLANN_CHECKS})
+        self._bf = cv2.BFMatcher(cv2.NORM_L2)
         if self._kp_des is not None:
             self._flann.add([self._kp_des])
             self._flann.train()
@@ -629,6 +639,70 @@ class ImageMatcher:
             )
         return out
 
+    def _match_one(self, feats: Features, owner: int) -> GeometricMatch | None:
+        """The placement of one registered variant's keypoints in the photo, if any."""
+        sel = self._kp_owner == owner
+        if len(feats) < 4 or sel.sum() < 2:
+            return None
+        pairs = self._bf.knnMatch(feats.descriptors, self._kp_des[sel], k=2)
+        good = np.array(
+            [
+                (m[0].queryIdx, m[0].trainIdx)
+                for m in pairs
+                if len(m) == 2 and m[0].distance < NEAR_RATIO * m[1].distance
+            ],
+            np.int64,
+        ).reshape(-1, 2)
+        if len(good) < KP_MIN_MATCHES:
+            return None
+        src = self._kp_pts[sel][good[:, 1]]
+        dst = feats.points[good[:, 0]]
+        m, inl = cv2.estimateAffinePartial2D(
+            src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX, maxIters=2000
+        )
+        if m is None or inl is None:
+            return None
+        return GeometricMatch(m, int(inl.sum()), len(good))
+
+    def _keypoint_signal(
+        self,
+        ri: int,
+        mirrored: bool,
+        gm: GeometricMatch,
+        gray: np.ndarray,
+        name: str,
+        checks: tuple[tuple[int, float], ...] = KP_CHECKS,
+    ) -> Signal | None:
+        """The evidence that the photo shows registered image `ri`, or None when it fails a check."""
+        ref = self.references[ri]
+        if gm.inliers < checks[-1][0] or gm.scale < KP_MIN_SCALE or abs(gm.angle) > KP_MAX_ANGLE:
+            return None
+        if ref.kind == "mark" and gm.scale * ref.gray.shape[1] < MARK_MIN_WIDTH * gray.shape[1]:
+            return None  # a small mark inside the photo is the logo detector's finding
+        ncc = None
+        if gm.inliers < KP_STRONG_INLIERS:
+            g, mk = (ref.gray_mirrored, ref.mask_mirrored) if mirrored else (ref.gray, ref.mask)
+            ncc = warped_ncc(g, mk, gray, gm.matrix)
+            if not any(gm.inliers >= n and ncc >= c for n, c in checks):
+                return None
+        score = (
+            min(0.99, 0.75 + 0.005 * gm.inliers)
+            if ncc is None
+            else min(0.95, 0.5 + 0.4 * ncc + 0.01 * gm.inliers)
+        )
+        how = ["mirrored"] if mirrored else []
+        if abs(gm.angle) >= 1.5:
+            how.append(f"rotated {gm.angle:+.0f}°")
+        extra = f", correlation {ncc:.2f}" if ncc is not None else ""
+        return Signal(
+            "image",
+            score,
+            f"{name} shows {ref.what}{' (' + ', '.join(how) + ')' if how else ''}: "
+            f"{gm.inliers} keypoints agree on one placement{extra}",
+            ref.mark_id,
+            ref.product_id,
+        )
+
     def match_photo(self, rgb: np.ndarray, name: str = "photo") -> list[Signal]:
         """Signals for one decoded RGB photo."""
         signals: list[Signal] = []
@@ -642,6 +716,13 @@ class ImageMatcher:
             [image_hash(trimmed[int(h * top) : h - int(h * bottom)]) for top, bottom in _STRIPS]
         )
         dist = hamming(self._hashes[None, :, :], queries[:, None, :]).min(axis=0)
+        near: dict[int, bool] = {}  # reference -> mirrored, hash close but not enough
+        for j in np.argsort(dist):
+            if dist[j] > HASH_NEAR_DISTANCE:
+                break
+            ri = int(self._hash_ref[j])
+            if dist[j] > HASH_MAX_DISTANCE and ri not in near:
+                near[ri] = self._hash_meta[j][1]
         for ri in np.unique(self._hash_ref[dist <= HASH_MAX_DISTANCE]):
             rows = np.nonzero(self._hash_ref == ri)[0]
             j = rows[int(dist[rows].argmin())]
@@ -672,39 +753,19 @@ class ImageMatcher:
         # shrinking the logo).
         up, up_feats = _enlarged(gray, feats)
         for ri, mirrored, gm in self._keypoint_matches(feats):
-            ref = self.references[ri]
-            if (
-                gm.inliers < KP_WEAK_INLIERS
-                or gm.scale < KP_MIN_SCALE
-                or abs(gm.angle) > KP_MAX_ANGLE
-            ):
+            sig = self._keypoint_signal(ri, mirrored, gm, gray, name)
+            if sig is not None and (ri not in found or sig.score > found[ri].score):
+                found[ri] = sig
+        # A photo whose hash comes near one registered image without reaching it (a
+        # large overlay across a plain render, a repeating pattern) is compared with
+        # that image alone and a looser ratio test, which no longer drops the matches
+        # that the other images or the pattern's own repeats make ambiguous.
+        for ri, mirrored in near.items():
+            if ri in found:
                 continue
-            if ref.kind == "mark" and gm.scale * ref.gray.shape[1] < MARK_MIN_WIDTH * gray.shape[1]:
-                continue  # a small mark inside the photo is the logo detector's finding
-            ncc = None
-            if gm.inliers < KP_STRONG_INLIERS:
-                g, mk = (ref.gray_mirrored, ref.mask_mirrored) if mirrored else (ref.gray, ref.mask)
-                ncc = warped_ncc(g, mk, gray, gm.matrix)
-                if not any(gm.inliers >= n and ncc >= c for n, c in KP_CHECKS):
-                    continue
-            score = (
-                min(0.99, 0.75 + 0.005 * gm.inliers)
-                if ncc is None
-                else min(0.95, 0.5 + 0.4 * ncc + 0.01 * gm.inliers)
-            )
-            how = ["mirrored"] if mirrored else []
-            if abs(gm.angle) >= 1.5:
-                how.append(f"rotated {gm.angle:+.0f}°")
-            extra = f", correlation {ncc:.2f}" if ncc is not None else ""
-            sig = Signal(
-                "image",
-                score,
-                f"{name} shows {ref.what}{' (' + ', '.join(how) + ')' if how else ''}: "
-                f"{gm.inliers} keypoints agree on one placement{extra}",
-                ref.mark_id,
-                ref.product_id,
-            )
-            if ri not in found or sig.score > found[ri].score:
+            gm = self._match_one(feats, 2 * ri + int(mirrored))
+            sig = self._keypoint_signal(ri, mirrored, gm, gray, name, NEAR_CHECKS) if gm else None
+            if sig is not None:
                 found[ri] = sig
         signals.extend(found.values())
 

@@ -370,3 +370,20 @@ def test_shared_emblem_with_another_name_is_not_the_logo(tmp_path: Path) -> None
     # emblem agrees, and the registered name would fall outside the photo.
     matcher = _one_image_client(tmp_path, "emblem-wordmark.png", "mark")
     assert matcher.match(_photo_listing("same-emblem-other-name.jpg")) == []
+
+
+def test_copy_whose_pattern_repeats_is_found_under_a_banner(tmp_path: Path) -> None:
+    # A checkerboard's keypoints all look alike, so the ratio test drops most of
+    # them; its hash, close but past the limit, has it compared on its own.
+    matcher = _one_image_client(tmp_path, "checkerboard.jpg", "product")
+    signals = matcher.match(_photo_listing("checkerboard-banner-border.jpg"))
+    assert [s.product_id for s in signals] == ["p1"], signals
+    assert "keypoints agree" in signals[0].detail
+
+
+def test_other_render_near_in_hash_needs_more_than_a_few_keypoints(tmp_path: Path) -> None:
+    # Another object rendered the same way, under a watermark: its hash is near and
+    # six keypoints agree, correlating at 0.87; a copy found that way looks nearly the same.
+    matcher = _one_image_client(tmp_path, "pink-render.jpg", "product")
+    assert matcher.match(_photo_listing("other-render-watermarked.jpg")) == []
+
