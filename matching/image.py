@@ -53,6 +53,7 @@ from matching.logo import (
     Features,
     GeometricMatch,
     LogoDetector,
+    fit_similarity,
     foreground_mask,
     sift,
     warped_ncc,
@@ -495,7 +496,7 @@ class ImageMatcher:
         # Approximate nearest neighbours (kd-trees) keep the cost per photo low as
         # the number of registered images grows.
         self._flann = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": FLANN_CHECKS})
-        self._bf = cv2.BFMatcher(cv2.NORM_L2)
+        self._bf = cv2.BFMatcher(cv2.NORM_L2)  # one registered image against one photo
         if self._kp_des is not None:
             self._flann.add([self._kp_des])
             self._flann.train()
@@ -639,30 +640,18 @@ class ImageMatcher:
             )
         return out
 
-    def _match_one(self, feats: Features, owner: int) -> GeometricMatch | None:
-        """The placement of one registered variant's keypoints in the photo, if any."""
-        sel = self._kp_owner == owner
-        if len(feats) < 4 or sel.sum() < 2:
+    def _match_one(self, ref: Features, feats: Features) -> GeometricMatch | None:
+        """One registered variant placed in the photo, each photo keypoint asking for
+        its nearest registered keypoint (a looser ratio test, see NEAR_RATIO)."""
+        if len(feats) < 4 or len(ref) < 2:
             return None
-        pairs = self._bf.knnMatch(feats.descriptors, self._kp_des[sel], k=2)
-        good = np.array(
-            [
-                (m[0].queryIdx, m[0].trainIdx)
-                for m in pairs
-                if len(m) == 2 and m[0].distance < NEAR_RATIO * m[1].distance
-            ],
-            np.int64,
-        ).reshape(-1, 2)
-        if len(good) < KP_MIN_MATCHES:
-            return None
-        src = self._kp_pts[sel][good[:, 1]]
-        dst = feats.points[good[:, 0]]
-        m, inl = cv2.estimateAffinePartial2D(
-            src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX, maxIters=2000
-        )
-        if m is None or inl is None:
-            return None
-        return GeometricMatch(m, int(inl.sum()), len(good))
+        pairs = self._bf.knnMatch(feats.descriptors, ref.descriptors, k=2)
+        good = [
+            (m[0].trainIdx, m[0].queryIdx)
+            for m in pairs
+            if len(m) == 2 and m[0].distance < NEAR_RATIO * m[1].distance
+        ]
+        return fit_similarity(ref, feats, good, KP_MIN_MATCHES)
 
     def _keypoint_signal(
         self,
@@ -763,7 +752,7 @@ class ImageMatcher:
         for ri, mirrored in near.items():
             if ri in found:
                 continue
-            gm = self._match_one(feats, 2 * ri + int(mirrored))
+            gm = self._match_one(self.references[ri].features[int(mirrored)], feats)
             sig = self._keypoint_signal(ri, mirrored, gm, gray, name, NEAR_CHECKS) if gm else None
             if sig is not None:
                 found[ri] = sig

@@ -135,12 +135,14 @@ def geometric_match(
             if t not in taken or m[0].distance < taken[t][0]:
                 taken[t] = (m[0].distance, m[0].queryIdx)
     good = [(q, t) for t, (_, q) in taken.items()]
-    return _fit(ref, photo, good, min_matches)
+    return fit_similarity(ref, photo, good, min_matches)
 
 
-def _fit(
+def fit_similarity(
     ref: Features, photo: Features, good: list[tuple[int, int]] | np.ndarray, min_matches: int
 ) -> GeometricMatch | None:
+    """The RANSAC similarity transform that best places `ref` in `photo`, given
+    (ref keypoint, photo keypoint) pairs; None with fewer than `min_matches` pairs."""
     if len(good) < min_matches:
         return None
     idx = np.asarray(good).reshape(-1, 2)
@@ -393,7 +395,7 @@ class LogoDetector:
             if b - a < 2:
                 continue
             pairs = _unique_matches(first[a:b], d0[a:b], d1[a:b], LOGO_RATIO)
-            gm = _fit(logo.features, photo, pairs, 3)
+            gm = fit_similarity(logo.features, photo, pairs, 3)
             if gm is None or gm.inliers < LOGO_MIN_INLIERS:
                 continue
             lo, hi = SMALL_VIEW_SCALES if logo.small_view else (0.0, np.inf)
