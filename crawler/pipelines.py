@@ -17,6 +17,7 @@ import logging
 import os
 import queue
 import re
+import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,9 +93,17 @@ class AtomicFSFilesStore(FSFilesStore):
     def persist_file(self, path: Any, buf: Any, info: Any, meta: Any = None, headers: Any = None) -> None:
         target = self._get_filesystem_path(path)
         self._mkdir(target.parent, info)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(buf.getvalue())
-        os.replace(partial, target)
+        # A name of its own per writer: crawls of several marketplaces run at once
+        # and share the store, and the same photo URL may be saved by two of them.
+        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".partial")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(buf.getvalue())
+            os.chmod(partial, 0o644)
+            os.replace(partial, target)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
 
 
 class ListingImagesPipeline(ImagesPipeline):

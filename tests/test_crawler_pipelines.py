@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from crawler import db
 from crawler import models as m
-from crawler.pipelines import ListingImagesPipeline, StorePipeline
+from crawler.pipelines import AtomicFSFilesStore, ListingImagesPipeline, StorePipeline
 
 
 def _jpeg(colour: tuple[int, int, int], size: int) -> bytes:
@@ -89,3 +89,27 @@ def test_the_crawl_threads_take_turns_at_a_sqlite_store(tmp_path: Path) -> None:
     assert order == ["first committed", "second in"]
     # Other databases keep their own concurrency.
     assert not isinstance(db.sqlite_turn("postgresql://u@h/markwatch"), type(threading.RLock()))
+
+
+def test_two_crawls_saving_the_same_photo_at_once_leave_it_whole(tmp_path: Path) -> None:
+    # Marketplaces crawled at once share the images store, and the same photo URL
+    # can be saved by two of them at the same moment.
+    store = AtomicFSFilesStore(str(tmp_path))
+    big, small = b"A" * 2_000_000, b"B" * 1_000
+    errors: list[BaseException] = []
+
+    def save(data: bytes) -> None:
+        for _ in range(30):
+            try:
+                store.persist_file("full/same.jpg", io.BytesIO(data), None)
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+    writers = [threading.Thread(target=save, args=(d,)) for d in (big, small)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    assert errors == []
+    assert (tmp_path / "full" / "same.jpg").read_bytes() in (big, small)
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["same.jpg"]  # no leftovers
