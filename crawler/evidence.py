@@ -27,7 +27,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +38,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from crawler import models as m
+from crawler.files import write_whole
 from crawler.netguard import GuardProxy, check_url, host_of
 from crawler.settings import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 
@@ -336,19 +336,7 @@ def store_blob(evidence_dir: Path, data: bytes) -> tuple[str, str]:
     target = Path(evidence_dir) / rel
     if target.is_file() and sha256_file(target) == sha:
         return sha, rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename: a crash never leaves a half file under a valid name.
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_whole(target, data, mode=0o444, durable=True)  # evidence is read-only
     return sha, rel
 
 

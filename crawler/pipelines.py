@@ -17,7 +17,6 @@ import logging
 import os
 import queue
 import re
-import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from scrapy.pipelines.images import ImagesPipeline
 
 from crawler import db
 from crawler.config import Client, load_client
+from crawler.files import write_whole
 from crawler.items import Listing
 from crawler.parsing import clean_text, parse_price
 
@@ -91,19 +91,9 @@ class AtomicFSFilesStore(FSFilesStore):
     """
 
     def persist_file(self, path: Any, buf: Any, info: Any, meta: Any = None, headers: Any = None) -> None:
-        target = self._get_filesystem_path(path)
-        self._mkdir(target.parent, info)
-        # A name of its own per writer: crawls of several marketplaces run at once
-        # and share the store, and the same photo URL may be saved by two of them.
-        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".partial")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(buf.getvalue())
-            os.chmod(partial, 0o644)
-            os.replace(partial, target)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
+        # Crawls of several marketplaces run at once and share the store: the same
+        # photo URL may be saved by two of them at the same moment.
+        write_whole(self._get_filesystem_path(path), buf.getvalue())
 
 
 class ListingImagesPipeline(ImagesPipeline):

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from crawler import models as m
 from crawler.config import Client
+from crawler.files import write_whole
 
 HIT_VERDICTS = ("counterfeit", "review")
 # Case states that mean "the platform took it down" and "we filed it".
@@ -462,8 +463,5 @@ def write_report(
         built = build_report(session, start, client=client, thumbnails=(fmt == "html"))
         text = FORMATS[fmt](built)
     if path is not None:
-        target = Path(path)
-        tmp = target.with_name(target.name + ".partial")
-        tmp.write_text(text, encoding="utf-8", newline="")
-        tmp.replace(target)
+        write_whole(Path(path), text.encode("utf-8"))
     return built, text
