@@ -677,7 +677,10 @@ def takedown_export(
         str, typer.Option("--type", help="Alibaba IPP complaint type: listing or storefront.")
     ] = "listing",
     evidence_dir: Annotated[
-        Path | None, typer.Option("--evidence-dir", help="Evidence store; default MARKWATCH_EVIDENCE_DIR or ./evidence.")
+        Path | None, typer.Option(
+            "--evidence-dir",
+            help="Evidence store; default MARKWATCH_EVIDENCE_DIR, else the one `markwatch run` uses for --db.",
+        )
     ] = None,
     skip_unready: Annotated[
         bool, typer.Option("--skip-unready", help="Leave out cases of marks that are not ready instead of refusing.")

@@ -217,6 +217,19 @@ def test_generic_letter_in_english_and_chinese(db_url: str, tmp_path: Path) -> N
     assert "知识产权侵权通知" in zh and "注册号 12345678" in zh and "联系方式" in zh
 
 
+def test_evidence_comes_from_where_the_cycle_keeps_it_for_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MARKWATCH_EVIDENCE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    db.ensure_schema(url)
+    seed(url, "pinduoduo", 1, evidence_dir=tmp_path / "store-data" / "evidence")  # as `markwatch run` keeps it
+    result = export(url, client_file(tmp_path), "pinduoduo", tmp_path / "out")
+    assert not [w for w in result.warnings if "not found" in w], result.warnings
+    assert [p.name for p in (result.complaints[0].folder / "evidence").iterdir()]
+
+
 def test_refused_packages_write_nothing(db_url: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     expired = [{"number": "12345678", "country": "CN", "valid_from": "2010-01-01", "valid_until": "2020-01-01",

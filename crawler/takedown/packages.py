@@ -687,7 +687,9 @@ def export_packages(
     if evidence_dir is None:
         from crawler.evidence import default_dir
 
-        evidence_dir = default_dir()
+        # Where `markwatch run` keeps the evidence of this store.
+        url = session.get_bind().url.render_as_string(hide_password=False)
+        evidence_dir = default_dir(url)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = m.utcnow().strftime("%Y%m%d-%H%M%S")
