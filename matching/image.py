@@ -47,7 +47,6 @@ from PIL import Image, ImageFile, ImageOps
 
 from matching.logo import (
     LOGO_PAD,
-    RANSAC_PX,
     RATIO,
     SIFT_CONTRAST,
     Features,
@@ -93,8 +92,7 @@ KP_STRONG_INLIERS = 20  # enough keypoints in one geometry on their own
 # Fewer need the registered image, warped onto the photo, to correlate with it:
 # (min inliers, min correlation), the weaker the geometry the stronger the look.
 KP_CHECKS = ((12, 0.45), (5, 0.7))
-KP_WEAK_INLIERS = KP_CHECKS[-1][0]
-KP_MIN_MATCHES = KP_WEAK_INLIERS
+KP_MIN_MATCHES = KP_CHECKS[-1][0]
 KP_MIN_SCALE = 0.25  # a near-duplicate fills a good part of the photo
 MARK_MIN_WIDTH = 0.45  # a copied mark image fills at least this much of the photo's width
 # Keypoints are detected once per photo, on the photo enlarged 1.5 times: small
@@ -491,7 +489,7 @@ class ImageMatcher:
                     pts.append(f.points)
                     owner.append(np.full(len(f), 2 * ri + mirrored, np.int32))
         self._kp_des = np.vstack(des).astype(np.float32) if des else None
-        self._kp_pts = np.vstack(pts) if pts else np.zeros((0, 2), np.float32)
+        self._kp = Features(np.vstack(pts) if pts else np.zeros((0, 2), np.float32), self._kp_des)
         self._kp_owner = np.concatenate(owner) if owner else np.zeros(0, np.int32)
         # Approximate nearest neighbours (kd-trees) keep the cost per photo low as
         # the number of registered images grows.
@@ -625,19 +623,10 @@ class ImageMatcher:
         out = []
         owners = self._kp_owner[good[:, 1]]
         for owner in np.unique(owners):
-            sel = good[owners == owner]
-            if len(sel) < KP_MIN_MATCHES:
-                continue
-            src = self._kp_pts[sel[:, 1]]
-            dst = feats.points[sel[:, 0]]
-            m, inl = cv2.estimateAffinePartial2D(
-                src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX, maxIters=2000
-            )
-            if m is None or inl is None:
-                continue
-            out.append(
-                (int(owner) // 2, bool(owner % 2), GeometricMatch(m, int(inl.sum()), len(sel)))
-            )
+            # (registered keypoint, photo keypoint) pairs of this variant
+            gm = fit_similarity(self._kp, feats, good[owners == owner][:, ::-1], KP_MIN_MATCHES)
+            if gm is not None:
+                out.append((int(owner) // 2, bool(owner % 2), gm))
         return out
 
     def _match_one(self, ref: Features, feats: Features) -> GeometricMatch | None:
