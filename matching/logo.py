@@ -335,6 +335,10 @@ class LogoDetector:
         coordinates photos are matched in.
         """
         detector = sift()
+
+        def describe(gray: np.ndarray) -> tuple[np.ndarray, Features]:
+            return gray, Features.of(gray, detector, pad=LOGO_PAD)
+
         logos: list[Logo] = []
         for mark_id, label, rgb in items:
             fg = foreground_mask(rgb)
@@ -352,34 +356,35 @@ class LogoDetector:
                 mask = cv2.resize(fg.astype(np.uint8) * 255, size, interpolation=cv2.INTER_NEAREST)
                 return gray, mask
 
-            gray, mask = drawn(LOGO_WIDTH)
-            for mirrored, inverted in LOGO_VARIANTS:
-                g, mk = _variant(gray, mask, mirrored, inverted)
-                feats = Features.of(g, detector, pad=LOGO_PAD)
-                if len(feats) < 4:
-                    log.warning("logo %s has too few keypoints to be found inside photos", label)
-                    break
-                rim = _with_rim(mk, 5)
-                logos.append(
-                    Logo(mark_id, label, g, rim, feats, mirrored, inverted, False, _filled(mk))
-                )
-            if small_view is None:
-                continue
-            # A logo a few dozen pixels wide has lost its fine lettering; its
-            # keypoints are those of its blurred, blocky self, so that self is
-            # described too, and believed only near the size it was drawn at.
-            for width in small_widths:
-                tiny, tiny_mask = drawn(width)
+            # (gray, mask, how it is described, rim in pixels, small view) per size
+            views = [(*drawn(LOGO_WIDTH), describe, 5, False)]
+            if small_view is not None:
+                # A logo a few dozen pixels wide has lost its fine lettering; its
+                # keypoints are those of its blurred, blocky self, so that self is
+                # described too, and believed only near the size it was drawn at.
+                views += [(*drawn(width), small_view, 3, True) for width in small_widths]
+            for gray, mask, describe_view, rim, small in views:
                 for mirrored, inverted in LOGO_VARIANTS:
-                    g, mk = _variant(tiny, tiny_mask, mirrored, inverted)
-                    view, feats = small_view(g)
+                    g, mk = _variant(gray, mask, mirrored, inverted)
+                    view, feats = describe_view(g)
                     if len(feats) < 4:
+                        if not small:
+                            log.warning(
+                                "logo %s has too few keypoints to be found inside photos", label
+                            )
                         break
                     mk = cv2.resize(mk, view.shape[::-1], interpolation=cv2.INTER_NEAREST)
-                    rim = _with_rim(mk, 3)
                     logos.append(
                         Logo(
-                            mark_id, label, view, rim, feats, mirrored, inverted, True, _filled(mk)
+                            mark_id,
+                            label,
+                            view,
+                            _with_rim(mk, rim),
+                            feats,
+                            mirrored,
+                            inverted,
+                            small,
+                            _filled(mk),
                         )
                     )
         return cls(logos)
