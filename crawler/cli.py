@@ -1036,8 +1036,9 @@ def evidence_verify(db: DbOpt = None, evidence_dir: EvidenceDirOpt = None) -> in
     from crawler import db as storage
     from crawler import evidence
 
-    url = storage.database_url(db)
-    storage.ensure_schema(url)
+    url = existing_store(db)
+    if url is None:  # nothing to verify: never an "OK" for a mistyped --db
+        raise typer.Exit(2)
     folder = evidence_dir or evidence.default_dir(url)
     with storage.session_scope(url) as session:
         report = evidence.verify(session, folder)

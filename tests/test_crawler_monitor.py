@@ -152,7 +152,7 @@ def test_reading_a_store_that_is_not_there_says_so_and_creates_nothing(tmp_path:
             f"markwatch: {missing}: no store there (`markwatch run` creates it; check --db or MARKWATCH_DB)"
         ]
     # Commands that act on what is stored cannot go on without a store.
-    for command in (["case", "1", "confirm"], ["evidence", "capture", "aliexpress:1"]):
+    for command in (["case", "1", "confirm"], ["evidence", "capture", "aliexpress:1"], ["evidence", "verify"]):
         out = run_cli(*command, "--db", str(missing))
         assert out.returncode == 2 and "no store there" in out.stderr
     assert not missing.exists()
