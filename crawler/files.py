@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -27,3 +28,21 @@ def write_whole(target: Path, data: bytes, *, mode: int = 0o644, durable: bool =
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_leftovers(folder: Path, *, older_than: float = 3600.0) -> int:
+    """Delete temporary files that killed writers left under `folder`; how many.
+
+    Only those untouched for `older_than` seconds: a writer still at work (another
+    marketplace's crawl, a worker) keeps its own.
+    """
+    cutoff = time.time() - older_than
+    removed = 0
+    for path in folder.rglob(".*.partial") if folder.is_dir() else []:
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:  # gone meanwhile, or not ours to remove: it stays harmless
+            continue
+    return removed

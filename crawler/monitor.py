@@ -27,6 +27,7 @@ from sqlalchemy import select
 from crawler import db
 from crawler import models as m
 from crawler.config import Client
+from crawler.files import remove_leftovers
 from crawler.pipelines import MONITOR_PIPELINES, photo_matching_version
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,8 @@ def run_cycle(
         with db.session_scope(url) as session:
             db.sync_marks(session, client)
         db.StoredPhotoSignals(url, photo_matching_version(client)).prune()
+        # Photos and evidence half-written by a killed crawl are never read; clear them away.
+        remove_leftovers(ddir)
         cycle = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         report = CycleReport(cycle, m.utcnow())
         # A cycle killed before its alerts were queued leaves this marker; the next one

@@ -7,7 +7,9 @@ demo catalogue, into a real SQLite file.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -160,7 +162,16 @@ def test_reading_a_store_that_is_not_there_says_so_and_creates_nothing(tmp_path:
 
 def test_export_contract_and_rescore(client_file: Path, tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
+    # Temporary files a killed crawl left beside its photos are cleared by the next cycle;
+    # one still being written (fresh) is not.
+    photos = data_dir_for(url) / "images" / "full"
+    photos.mkdir(parents=True)
+    stale, fresh = photos / ".a.jpg.x1.partial", photos / ".b.jpg.x2.partial"
+    for leftover in (stale, fresh):
+        leftover.write_bytes(b"half a photo")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
     run_cycle(load_client(client_file), url, marketplaces=["aliexpress"], evidence=False)
+    assert not stale.exists() and fresh.exists()
     out_file = tmp_path / "export.jsonl"
     out = run_cli("export", "--db", url, "--out", str(out_file))
     assert out.returncode == 0, out.stderr
