@@ -8,6 +8,7 @@ end as one line on stderr and exit status 2.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 from pathlib import Path
@@ -1139,7 +1140,18 @@ def sellers_cmd(
     console.print(ctable)
 
 
+def _log_to_stderr() -> None:
+    """Warnings of markwatch's parts (a photo skipped, a crawl failed) as one line each, marked
+    like the command's own messages. MARKWATCH_LOG_LEVEL=INFO or DEBUG shows more of
+    markwatch's own logging only: other libraries' debug lines can carry alert URLs."""
+    logging.basicConfig(format="markwatch: %(message)s", level=logging.WARNING)
+    level = logging.getLevelName(os.environ.get("MARKWATCH_LOG_LEVEL", "WARNING").strip().upper())
+    for part in ("crawler", "matching", "alerts", "spiders"):
+        logging.getLogger(part).setLevel(level if isinstance(level, int) else logging.WARNING)
+
+
 def main() -> None:
+    _log_to_stderr()
     try:
         result = app(standalone_mode=False)
         if isinstance(result, int):

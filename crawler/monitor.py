@@ -56,6 +56,7 @@ class CycleReport:
     markets: list[MarketResult] = field(default_factory=list)
     new_hits: list[int] = field(default_factory=list)  # assessment ids
     review_count: int = 0
+    new_reviews: list[int] = field(default_factory=list)  # assessment ids, for targets that want them
     health: list[dict[str, Any]] = field(default_factory=list)
     evidence_captured: int = 0
     evidence_failed: list[str] = field(default_factory=list)
@@ -256,6 +257,7 @@ def after_crawl(
                 report.new_hits.append(assessment.id)
             elif assessment.verdict == "review":
                 report.review_count += 1
+                report.new_reviews.append(assessment.id)
         report.health = health_events(session, report)
     if evidence and report.new_hits:
         say(f"capturing evidence for {len(report.new_hits)} new hits")
@@ -319,7 +321,9 @@ def deliver_alerts(client: Client, url: str, report: CycleReport, say: Callable[
 
     with db.session_scope(url) as session:
         # review_count=None: the summary counts the whole open review queue, not just this cycle's.
-        alerts.enqueue_cycle_alerts(session, client, report.cycle, report.new_hits, None, report.health)
+        # Review hits reach only targets with `min_verdict: review`.
+        hits = report.new_hits + report.new_reviews
+        alerts.enqueue_cycle_alerts(session, client, report.cycle, hits, None, report.health)
     result = alerts.flush(url, client)
     report.alerts_sent, report.alerts_pending = result.sent, result.pending
     if result.sent or result.pending:

@@ -210,3 +210,16 @@ def test_no_room_for_the_shared_photo_store_still_scores_everything(
     assert warnings == [
         "photo findings not shared between workers: [Errno 28] No space left on device"
     ]
+
+
+def test_every_warning_line_is_marked_as_markwatch_s(tmp_path: Path) -> None:
+    # A photo that is not an image is logged by matching; it reads like the command's own lines.
+    (tmp_path / "markwatch.yaml").write_text(CLIENT, encoding="utf-8")
+    (tmp_path / "page.jpg").write_text("<html>not an image</html>", encoding="utf-8")
+    lines = [json.dumps({"id": "d", "title": "cordless stick vacuum", "images": ["page.jpg"]}), "{not json"]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = run("--config", "markwatch.yaml", "--listings", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    warnings = [w for w in res.stderr.strip().splitlines() if "scored to" not in w]  # not the summary
+    assert any("HTML/markup instead of an image" in w for w in warnings), res.stderr
+    assert warnings and all(w.startswith("markwatch: ") for w in warnings), res.stderr

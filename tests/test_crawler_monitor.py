@@ -17,6 +17,7 @@ import yaml
 from filelock import FileLock
 from sqlalchemy import func, select
 
+from alerts.targets import load_targets
 from crawler import db
 from crawler import models as m
 from crawler.config import load_client
@@ -267,3 +268,25 @@ def test_demo_finds_hits_and_its_evidence_verifies_from_the_store_alone(tmp_path
     verified = run_cli("evidence", "verify", "--db", str(store), env={"MARKWATCH_DATA_DIR": ""})
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.startswith("OK: ") and " 0 entries" not in verified.stdout
+
+
+def test_review_hits_reach_the_targets_that_asked_for_them(client_file: Path, tmp_path: Path, market):
+    # Two targets on a closed port: the rows stay queued, and say who gets what.
+    data = yaml.safe_load(client_file.read_text())
+    # The demo's Amazon listing without a cue or a low price is one to review.
+    data["marketplaces"] = {"amazon": data["marketplaces"]["aliexpress"] | {"base_url": market.url("amazon")}}
+    data["alerts"] = [
+        {"url": "json://127.0.0.1:9/brand", "min_verdict": "counterfeit"},
+        {"url": "json://127.0.0.1:9/analysts", "min_verdict": "review"},
+    ]
+    client_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    client = load_client(client_file)
+    report = run_cycle(client, url, evidence=False)
+    assert report.review_count > 0 and report.new_hits
+    brand, analysts = (t.fingerprint for t in load_targets(client))
+    with db.session_scope(url) as s:
+        rows = s.scalars(select(m.OutboxAlert).where(m.OutboxAlert.kind == "hits")).all()
+        verdicts = {target: {r.payload["data"]["verdict"] for r in rows if r.payload["target"] == target}
+                    for target in (brand, analysts)}
+    assert verdicts == {brand: {"counterfeit"}, analysts: {"counterfeit", "review"}}
