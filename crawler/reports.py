@@ -187,29 +187,30 @@ def summary(session: Session, since: dt.datetime, until: dt.datetime | None = No
 def cleanliness(
     session: Session, since: dt.datetime, rows: dict[int, _Row] | None = None
 ) -> list[tuple[str, float, int]]:
-    """Per search term: the share of its top results (latest run) that are clean.
+    """Per search term: the share of its top results that are clean, over all marketplaces.
 
     Clean means the newest verdict is `clear`, or an analyst dismissed it as a false
-    positive. The top results are the first sightings of the term's latest run, in
-    the order the marketplace listed them.
+    positive. The top results are, on each marketplace, the first sightings of the
+    term in that marketplace's latest run, in the order the marketplace listed them.
     """
     rows = rows if rows is not None else _period_rows(session, since)
-    by_term: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    by_term: dict[str, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
     sightings_stmt = (
-        select(m.Sighting.search_term, m.Sighting.run_id, m.Sighting.listing_pk)
+        select(m.Sighting.search_term, m.Listing.marketplace, m.Sighting.run_id, m.Sighting.listing_pk)
+        .join(m.Listing, m.Listing.id == m.Sighting.listing_pk)
         .where(m.Sighting.seen_at >= since, m.Sighting.search_term.is_not(None))
         .order_by(m.Sighting.id)
     )
-    for term, run_id, listing_pk in session.execute(sightings_stmt):
-        by_term[term or ""].append((run_id or 0, listing_pk))
+    for term, market, run_id, listing_pk in session.execute(sightings_stmt):
+        by_term[term or ""][market].append((run_id or 0, listing_pk))
     out: list[tuple[str, float, int]] = []
-    for term, sightings in sorted(by_term.items()):
-        last_run = max(run for run, _ in sightings)
+    for term, markets in sorted(by_term.items()):
         top: list[int] = []
-        for run, pk in sightings:
-            if run == last_run and pk not in top:
-                top.append(pk)
-        top = top[:TOP_RESULTS]
+        # Each marketplace is crawled in runs of its own: its latest one speaks for it.
+        for sightings in markets.values():
+            last_run = max(run for run, _ in sightings)
+            firsts = list(dict.fromkeys(pk for run, pk in sightings if run == last_run))
+            top.extend(firsts[:TOP_RESULTS])
         if not top:
             continue
         clean = sum(

@@ -99,3 +99,22 @@ def test_report_rejects_bad_options(seeded: Seeded) -> None:
     assert r.returncode == 2 and "--since" in r.stderr
     r = run_cli("report", "--format", "pdf", "--db", seeded.db_url)
     assert r.returncode == 2 and "--format" in r.stderr
+
+
+def test_cleanliness_counts_every_marketplace_s_latest_run(tmp_path: Path) -> None:
+    # Each marketplace is crawled in runs of its own; the latest run of one must not hide the others.
+    from types import SimpleNamespace
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    storage.upgrade(url)
+    since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=1)
+    with storage.session_scope(url) as s:
+        for market, verdicts in (("aliexpress", ["counterfeit", "clear"]), ("amazon", ["clear"])):
+            run = storage.start_run(s, market, "c1")
+            for i, verdict in enumerate(verdicts):
+                fields = {"marketplace": market, "listing_id": f"{market}-{i}", "url": f"https://x/{i}", "title": "ACME"}
+                listing = storage.upsert_listing(s, fields, run_id=run.id, search_term="ACME").listing
+                storage.add_assessment(
+                    s, listing, SimpleNamespace(score=0.5, verdict=verdict, mark_id="acme", signals=[]), "1"
+                )
+        assert reports.cleanliness(s, since) == [("ACME", 2 / 3, 3)]
