@@ -212,3 +212,15 @@ def test_submit_on_an_expired_registration_is_one_line_and_changes_nothing(run, 
     one_line_error(run("case", str(cid), "submit", "--complaint-id", "IPP-9", "--db", db_url),
                    "expired on 2020-01-01", "renew it before filing")
     assert events(db_url, cid) == before
+
+
+def test_a_decision_on_the_case_is_the_listing_s_triage_too(run, db_url: str) -> None:
+    # The triage queue and the report read the listing: a case confirmed or dismissed from
+    # the command line must leave the queue as it does from the UI.
+    confirmed, dismissed = seed_case(db_url), seed_case(db_url, listing_id="1002")
+    assert run("case", str(confirmed), "confirm", "--db", db_url).returncode == 0
+    assert run("case", str(dismissed), "dismiss", "--db", db_url).returncode == 0
+    with db.session_scope(db_url) as session:
+        one, two = session.get(m.Case, confirmed).listing, session.get(m.Case, dismissed).listing
+        assert (one.triage_state, one.triage_label) == ("confirmed", "counterfeit")
+        assert (two.triage_state, two.triage_label, two.triage_hash) == ("dismissed", None, two.content_hash)

@@ -182,6 +182,12 @@ def transition(
     case.state_since = now
     case.updated_at = now
     case.deadline = deadline
+    if to_state in ("confirmed", "dismissed") and case.listing is not None:
+        # An analyst's decision on the case is the listing's triage too, whichever way it was
+        # made (UI, API, command line): the queue hides it, a dismissal keeps it quiet.
+        case.listing.triage_state = to_state
+        case.listing.triage_label = (case.label or "counterfeit") if to_state == "confirmed" else None
+        case.listing.triage_hash = case.listing.content_hash
     session.add(event)
     session.flush()
     return event
