@@ -349,3 +349,16 @@ def test_oversized_and_malformed_forms_are_refused(web: TestClient, seeded: Seed
     assert huge.status_code == 413
     with storage.session_scope(seeded.db_url) as s:
         assert s.query(m.Note).count() == 0
+
+
+def test_the_api_files_a_case_with_the_platform_s_complaint_id(web: TestClient, seeded: Seeded) -> None:
+    token = csrf(web)
+    pk = seeded.pks["aliexpress:1001"]
+    web.post(f"/hits/{pk}/action", data={"action": "confirm", "label": "counterfeit", "csrf_token": token})
+    case_id = web.get("/api/cases").json()[0]["id"]
+    url, headers = f"/api/cases/{case_id}/transition", {"X-CSRF-Token": token}
+    assert web.post(url, json={"to_state": "submitted"}, headers=headers).status_code == 409  # needs the id
+    r = web.post(url, json={"to_state": "submitted", "complaint_id": "IPP-9", "platform_ref": "T-1"}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["complaint_id"]) == ("submitted", "IPP-9")
+    assert web.post(url, json={"to_state": "seller_notified", "color": "red"}, headers=headers).status_code == 422

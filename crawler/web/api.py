@@ -85,6 +85,10 @@ class TransitionIn(BaseModel):
 
     to_state: str = Field(min_length=1, max_length=30)
     note: str | None = Field(default=None, max_length=MAX_NOTE)
+    # The platform's complaint id: needed to move a case to `submitted` on platforms with a portal.
+    complaint_id: str | None = Field(default=None, min_length=1, max_length=200)
+    # A platform reference for the audit trail (an order id, a ticket number).
+    platform_ref: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class SessionOut(BaseModel):
@@ -185,7 +189,9 @@ async def api_transition(request: Request, case_id: int, body: TransitionIn) -> 
             case = s.get(m.Case, case_id)
             if case is None:
                 raise HTTPException(404, f"no case {case_id}")
-            actions.change_case(s, case, body.to_state, actor, body.note)
+            actions.change_case(
+                s, case, body.to_state, actor, body.note, complaint_id=body.complaint_id, platform_ref=body.platform_ref,
+            )
             s.flush()
             return queries.case_json(case)
 
