@@ -99,16 +99,22 @@ def _parse(
         if not raw.strip():
             continue
         try:
-            text = raw.decode("utf-8")
+            # A byte-order mark (files saved by spreadsheet tools) is not part of the JSON.
+            text = raw.decode("utf-8-sig" if n == 1 else "utf-8")
             data = json.loads(text)
             if not isinstance(data, dict):
                 raise ValueError("expected a JSON object")
             if "id" not in data or data["id"] in (None, ""):
                 raise ValueError("missing required key 'id'")
-            if not isinstance(data.get("title"), str):
-                raise ValueError("missing required key 'title' (text)")
+            if data.get("title") is None:
+                raise ValueError("missing required key 'title'")
+            if not isinstance(data["title"], str):
+                raise ValueError(f"'title' must be text, got {type(data['title']).__name__} {data['title']!r}")
             if data.get("price") is not None:
-                float(data["price"])
+                try:
+                    float(data["price"])
+                except (TypeError, ValueError):
+                    raise ValueError(f"'price' must be a number, got {data['price']!r}") from None
             images = data.get("images")
             if images is not None and not isinstance(images, list):
                 raise ValueError("'images' must be a list of paths or URLs")
@@ -162,7 +168,7 @@ def _init_worker(config: str, images: bool, photos: SharedPhotoStore | None = No
         from crawler.config import load_client
         from matching.score import Matcher
 
-        _worker_matcher = Matcher(load_client(config), images=images)
+        _worker_matcher = Matcher(load_client(config), images=images, fetch_urls=True)
     if photos is not None and _worker_matcher.images is not None:
         # This process's copy of the cache; the parent's stays as it was.
         _worker_matcher.images.cache.store = photos
@@ -263,7 +269,7 @@ def score_file(
             from crawler.config import load_client
             from matching.score import Matcher
 
-            matcher = Matcher(load_client(config), images=images)
+            matcher = Matcher(load_client(config), images=images, fetch_urls=True)
         emit(_score_chunk(first, base, matcher))
         chunk: list[tuple[int, dict[str, Any]]] = []
         for item in items:
@@ -287,7 +293,7 @@ def score_file(
             from crawler.config import load_client
             from matching.score import Matcher
 
-            matcher = Matcher(load_client(config), images=images)
+            matcher = Matcher(load_client(config), images=images, fetch_urls=True)
         _worker_matcher = matcher
     tmp = photos = None
     if images:

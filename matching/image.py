@@ -186,11 +186,33 @@ def _decode(data: bytes, name: str, max_side: int = MAX_SIDE) -> np.ndarray | No
     return arr
 
 
-def _fetch(url: str, name: str) -> bytes | None:
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL the network guard lets through."""
+
+    def __init__(self, allow_hosts: frozenset[str]) -> None:
+        self.allow_hosts = allow_hosts
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        from crawler.netguard import check_url
+
+        check_url(newurl, self.allow_hosts)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _fetch(url: str, name: str, allow_hosts: frozenset[str]) -> bytes | None:
+    # A listing's URL must not reach the machine's own or its network's private services:
+    # public hosts, and the marketplaces' own hosts (CONTRACT §1), hop by hop.
+    from crawler.netguard import UnsafeURL, check_url
+
     try:
+        check_url(url, allow_hosts)
+        opener = urllib.request.build_opener(_CheckedRedirects(allow_hosts))
         req = urllib.request.Request(url, headers={"User-Agent": "markwatch"})
-        with urllib.request.urlopen(req, timeout=URL_TIMEOUT) as resp:
+        with opener.open(req, timeout=URL_TIMEOUT) as resp:
             data = resp.read(MAX_IMAGE_BYTES + 1)
+    except UnsafeURL as e:
+        log.warning("image %s skipped: refused (%s)", name, e)
+        return None
     except Exception as e:  # noqa: BLE001 - network failures skip the photo
         log.warning("image %s skipped: download failed (%s)", name, e)
         return None
@@ -201,16 +223,19 @@ def _fetch(url: str, name: str) -> bytes | None:
 
 
 def read_image_bytes(
-    source: str | Path, name: str | None = None, fetch_urls: bool = False
+    source: str | Path, name: str | None = None, fetch_urls: bool = False, allow_hosts: Iterable[str] = ()
 ) -> bytes | None:
-    """The bytes of a photo (path or http(s) URL), or None with a logged warning."""
+    """The bytes of a photo (path or http(s) URL), or None with a logged warning.
+
+    URLs are downloaded only with `fetch_urls`, from public hosts or `allow_hosts`.
+    """
     ref = str(source)
     name = name or ref
     if ref.startswith(("http://", "https://")):
         if not fetch_urls:
             log.warning("image %s skipped: downloading is not enabled", name)
             return None
-        return _fetch(ref, name)
+        return _fetch(ref, name, frozenset(allow_hosts))
     path = Path(ref)
     try:
         size = path.stat().st_size
@@ -446,11 +471,13 @@ class ImageMatcher:
         *,
         ocr: bool = False,
         fetch_urls: bool = False,
+        allow_hosts: Iterable[str] = (),
         terms: dict[str, list[str]] | None = None,
         max_photos: int = MAX_PHOTOS,
         cache: PhotoCache | None = None,
     ) -> None:
         self.references = references
+        self.allow_hosts = frozenset(allow_hosts)
         self.cache = cache if cache is not None else PhotoCache()
         self.max_photos = max_photos
         self.logos = logos
@@ -509,7 +536,10 @@ class ImageMatcher:
         max_photos: int = MAX_PHOTOS,
         cache: PhotoCache | None = None,
     ) -> ImageMatcher:
-        """Load and index every mark and product image of the client file."""
+        """Load and index every mark and product image of the client file.
+
+        `fetch_urls`: download listing photos given as http(s) URLs (public hosts and
+        the client's marketplace hosts only)."""
         refs: list[Reference] = []
         logo_items: list[tuple[str, str, np.ndarray]] = []
         detector = sift()
@@ -545,11 +575,17 @@ class ImageMatcher:
             for path in product.images:
                 add(path, product.mark, product.id, "product")
         terms = {m.id: list(dict.fromkeys([m.title, *m.terms])) for m in client.marks}
+        allow_hosts: set[str] = set()
+        if fetch_urls:
+            from crawler.netguard import marketplace_hosts
+
+            allow_hosts = marketplace_hosts(client)
         return cls(
             refs,
             LogoDetector.from_images(logo_items, small_logo_view, SMALL_LOGO_WIDTHS),
             ocr=ocr,
             fetch_urls=fetch_urls,
+            allow_hosts=allow_hosts,
             terms=terms,
             max_photos=max_photos,
             cache=cache,
@@ -568,7 +604,7 @@ class ImageMatcher:
             return out
         for i, ref in enumerate(listing.images[: self.max_photos]):
             name = f"photo {i + 1} ({ref}) of {listing.id}"
-            data = read_image_bytes(ref, name, fetch_urls=self.fetch_urls)
+            data = read_image_bytes(ref, name, fetch_urls=self.fetch_urls, allow_hosts=self.allow_hosts)
             if data is not None:
                 out.append((f"photo {i + 1}", name, data))
         return out

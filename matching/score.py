@@ -75,14 +75,14 @@ def _noisy_or(values: list[float]) -> float:
     return 1.0 - p
 
 
-def _load_image_matcher(client, cache=None):
+def _load_image_matcher(client, cache=None, fetch_urls: bool = False):
     """The image side (photos, logos, text in photos), when it is installed."""
     try:
         from matching.image import ImageMatcher
     except ImportError:
         return None
     try:
-        return ImageMatcher.from_client(client, cache=cache)
+        return ImageMatcher.from_client(client, cache=cache, fetch_urls=fetch_urls)
     except Exception as exc:  # a broken image index must not stop text matching
         log.warning("image matching disabled: %s", exc)
         return None
@@ -111,8 +111,10 @@ class Matcher:
         images_always: bool = False,
         explain_skips: bool = True,
         photo_cache=None,
+        fetch_urls: bool = False,
     ) -> None:
-        # photo_cache: a matching.image.PhotoCache to share between matchers of this client
+        # photo_cache: a matching.image.PhotoCache to share between matchers of this client;
+        # fetch_urls: download photos given as http(s) URLs (`markwatch score`, CONTRACT §2)
         self.client = client
         self.terms = TermIndex.from_client(client)
         self.lexicon = lexicon or default_lexicon()
@@ -124,7 +126,7 @@ class Matcher:
             client, self.lexicon, {m: g.concepts for m, g in self.goods.items()}
         )
         self.thresholds = client.thresholds
-        self.images = _load_image_matcher(client, photo_cache) if images else None
+        self.images = _load_image_matcher(client, photo_cache, fetch_urls) if images else None
         # images_always: compare photos even when the text alone makes the verdict
         # (slower; for evidence packages that want every photo match listed).
         self.images_always = images_always

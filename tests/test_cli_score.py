@@ -223,3 +223,19 @@ def test_every_warning_line_is_marked_as_markwatch_s(tmp_path: Path) -> None:
     warnings = [w for w in res.stderr.strip().splitlines() if "scored to" not in w]  # not the summary
     assert any("HTML/markup instead of an image" in w for w in warnings), res.stderr
     assert warnings and all(w.startswith("markwatch: ") for w in warnings), res.stderr
+
+
+def test_a_byte_order_mark_and_wrong_types_are_told_apart(tmp_path: Path) -> None:
+    (tmp_path / "markwatch.yaml").write_text(CLIENT, encoding="utf-8")
+    lines = [
+        json.dumps({"id": "a", "title": "Ceramic flower pot"}),  # after a BOM, as spreadsheet tools save it
+        json.dumps({"id": "b", "title": 42}),
+        json.dumps({"id": "c", "title": "Dyson V15", "price": "cheap"}),
+    ]
+    (tmp_path / "in.jsonl").write_bytes(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode())
+    res = run("--config", "markwatch.yaml", "--listings", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = [json.loads(x)["id"] for x in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert out == ["a"]
+    assert "in.jsonl:2: skipped: 'title' must be text, got int 42" in res.stderr
+    assert "in.jsonl:3: skipped: 'price' must be a number, got 'cheap'" in res.stderr

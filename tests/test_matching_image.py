@@ -327,6 +327,12 @@ def test_urls_are_downloaded_only_when_allowed(
     )
     offline = ImageMatcher.from_client(load_client(path))
     assert offline.match(listing) == []
+    # A private host (here loopback) is fetched only when it is one of the client's marketplaces.
+    with caplog.at_level(logging.WARNING, logger="matching.image"):
+        assert ImageMatcher.from_client(load_client(path), fetch_urls=True).match(listing) == []
+    assert "refused loopback address" in caplog.text
+    caplog.clear()
+    path.write_text(path.read_text() + f"marketplaces:\n  aliexpress: {{base_url: '{photo_server}'}}\n")
     online = ImageMatcher.from_client(load_client(path), fetch_urls=True)
     with caplog.at_level(logging.WARNING, logger="matching.image"):
         signals = online.match(listing)
