@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from alerts import render
 from alerts.kinds import Alert, document
-from alerts.targets import Target, instantiate
+from alerts.targets import Target, instantiate, masked_logs
 from crawler import models as m
 from crawler.config import Client
 
@@ -335,15 +335,9 @@ def _attachments(kind: str, items: list[dict[str, Any]], plugin: Any) -> tuple[d
 
 def _scrub(message: str, target: Target) -> str:
     """Drop anything of the URL that could be a secret from an error message."""
-    from urllib.parse import unquote, urlsplit
+    from crawler.config import mask_secrets
 
-    parts = urlsplit(target.url)
-    secrets = {parts.password or "", parts.username or "", unquote(parts.password or "")}
-    secrets.update(seg for seg in parts.path.split("/") if len(seg) > 4)
-    secrets.update(v for q in parts.query.split("&") for v in q.split("=")[1:] if len(v) > 4)
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message.replace(target.url, target.display)
+    return mask_secrets(message, target.url)
 
 
 def _error_text(result: Any, target: Target) -> str:
@@ -383,13 +377,14 @@ def send(
     apobj = apprise.Apprise()
     apobj.add(plugin)
     try:
-        result = apobj.notify(
-            body=body,
-            title=render.plain_title(doc.title),
-            body_format=fmt,
-            notify_type=notify_type,
-            attach=attach,
-        )
+        with masked_logs(target):
+            result = apobj.notify(
+                body=body,
+                title=render.plain_title(doc.title),
+                body_format=fmt,
+                notify_type=notify_type,
+                attach=attach,
+            )
     except Exception as exc:  # noqa: BLE001 - a plugin bug must not stop the other targets
         return False, _scrub(f"{exc.__class__.__name__}: {exc}", target)
     return (True, "") if result else (False, _error_text(result, target))

@@ -15,21 +15,23 @@ Targets from 2 and 3 cannot say `min_verdict`: the tag `review` stands for it.
 Routing: every alert carries route tags (`hits`, the client's slug and the mark id for
 new hits; `review` for the review queue; `takedown` for deadlines and relists; `ops` for
 crawl health). A target without tags receives everything; a tagged target receives an
-alert when they share a tag. URLs hold secrets: only `redact(url)` and a fingerprint
-are ever printed or stored.
+alert when they share a tag. URLs hold secrets: only `redact(url)` (`Target.display`) and
+a fingerprint are ever printed or stored; `mask_secrets` cleans error text of them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawler.config import Client, ConfigError, redact
+from crawler.config import Client, ConfigError, mask_secrets, redact
 
 ENV_URLS = "MARKWATCH_ALERT_URLS"
 ENV_CONFIG = "MARKWATCH_APPRISE_CONFIG"
@@ -61,19 +63,8 @@ class Target:
 
     @property
     def display(self) -> str:
-        """The URL with credentials, tokens and query values masked."""
-        shown = redact(self.url)
-        # Services such as tgram:// or slack:// put a token where a host would be; a
-        # real host name has a dot (or is localhost), so anything else is masked too.
-        m = re.match(r"^([A-Za-z0-9+.-]+://(?:\*\*\*@)?)([^/?]*)(.*)$", shown)
-        if (
-            m
-            and "." not in m.group(2)
-            and m.group(2) not in ("", "localhost")
-            and len(m.group(2)) > 4
-        ):
-            shown = m.group(1) + m.group(2)[:2] + "***" + m.group(3)
-        return shown
+        """The URL as `redact` shows it: scheme and real host name, everything else `***`."""
+        return redact(self.url)
 
     def wants(self, route_tags: Iterable[str]) -> bool:
         """An untagged target takes every alert; a tagged one takes alerts sharing a tag."""
@@ -153,10 +144,9 @@ def load_targets(client: Client | None, env: Mapping[str, str] | None = None) ->
     env = os.environ if env is None else env
     found: list[Target] = []
     if client is not None:
-        for i, alert in enumerate(client.alerts):
-            found.append(
-                Target(alert.url, _clean_tags(alert.tags), alert.min_verdict, f"alerts[{i}]")
-            )
+        # ${NAME} in the client file's URLs is read now, when alerts are used.
+        for i, (alert, url) in enumerate(zip(client.alerts, client.alert_urls(), strict=True)):
+            found.append(Target(url, _clean_tags(alert.tags), alert.min_verdict, f"alerts[{i}]"))
     if env.get(ENV_URLS, "").strip():
         found.extend(parse_url_list(env[ENV_URLS]))
     if env.get(ENV_CONFIG, "").strip():
@@ -176,19 +166,46 @@ def load_targets(client: Client | None, env: Mapping[str, str] | None = None) ->
 
 def check_targets(targets: Iterable[Target]) -> list[tuple[Target, str]]:
     """Targets apprise cannot load, with a reason that does not reveal the URL."""
-    import apprise
-
     bad: list[tuple[Target, str]] = []
     for target in targets:
-        if apprise.Apprise.instantiate(target.url) is None:
+        if instantiate(target) is None:
             bad.append(
                 (target, "apprise does not recognise this URL (unknown scheme or missing parts)")
             )
     return bad
 
 
+class _MaskSecrets(logging.Filter):
+    """Rewrites a log record so that nothing secret of one URL is in it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_secrets(message, self.url)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+@contextmanager
+def masked_logs(target: Target) -> Iterator[None]:
+    """Apprise's log lines, while `target` is in use, with its URL's secrets masked:
+    apprise names a bot token or a chat id in its own warnings."""
+    logger = logging.getLogger("apprise")
+    mask = _MaskSecrets(target.url)
+    logger.addFilter(mask)
+    try:
+        yield
+    finally:
+        logger.removeFilter(mask)
+
+
 def instantiate(target: Target) -> Any:
     """The apprise plugin for a target, or None when the URL is not usable."""
     import apprise
 
-    return apprise.Apprise.instantiate(target.url)
+    with masked_logs(target):
+        return apprise.Apprise.instantiate(target.url)

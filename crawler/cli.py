@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 
 from crawler.config import Client, ConfigError, country_name, load_client, redact
 
@@ -65,11 +65,22 @@ def fail(message: str) -> None:
     raise UsageError(message)
 
 
+def partial_output(out: Path) -> Path:
+    """The temporary file an output is written to before it replaces `out` whole;
+    a path that cannot be written ends the command with one line."""
+    if out.is_dir():
+        fail(f"{out}: is a folder; expected a file name")
+    if not out.parent.is_dir():
+        fail(f"{out}: the folder {out.parent} does not exist")
+    return out.with_name(out.name + ".partial")
+
+
 def existing_store(db: str | None) -> str | None:
     """The store's URL, schema brought up to date, for commands that need one already.
 
     None, after one line on standard error, when it names a SQLite file that is not
     there: a mistyped --db must not leave an empty store behind and report nothing.
+    A database of another program is refused rather than given markwatch's tables.
     """
     from crawler import db as storage
 
@@ -82,14 +93,17 @@ def existing_store(db: str | None) -> str | None:
             soft_wrap=True,
         )
         return None
+    if storage.foreign_tables(url):
+        fail(f"{storage.display_url(url)}: not a markwatch store (it holds other tables); check --db or MARKWATCH_DB")
     storage.ensure_schema(url)
     return url
 
 
-def load(config: Path) -> Client:
-    """Load the client file or stop with the one-line reason."""
+def load(config: Path, alerts: bool = True) -> Client:
+    """Load the client file or stop with the one-line reason; `alerts=False` for commands
+    that send none (their `${NAME}` variables need not be set)."""
     try:
-        return load_client(config)
+        return load_client(config, resolve_alerts=alerts)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
@@ -139,8 +153,8 @@ def check(config: ConfigOpt) -> None:
     console.print("Marketplaces enabled: " + (", ".join(enabled) if enabled else "none"))
     if client.alerts:
         console.print("Alert targets:")
-        for a in client.alerts:
-            console.print(f"  {redact(a.url)}  (min verdict {a.min_verdict})", markup=False, highlight=False)
+        for a, url in zip(client.alerts, client.alert_urls(), strict=True):
+            console.print(f"  {redact(url)}  (min verdict {a.min_verdict})", markup=False, highlight=False)
     else:
         console.print("Alert targets: none")
     console.print(
@@ -153,7 +167,7 @@ def score(
     config: ConfigOpt,
     listings: Annotated[Path, typer.Option("--listings", "-l", help="Listings to score, one JSON object a line.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the scores (JSON Lines).")],
-    workers: Annotated[int, typer.Option(help="Worker processes; 0 uses every core.")] = 0,
+    workers: Annotated[int, typer.Option(min=0, help="Worker processes; 0 uses every core.")] = 0,
     images: Annotated[bool, typer.Option("--images/--no-images", help="Compare listing photos too.")] = True,
 ) -> None:
     """Score listings from a JSON Lines file against the client's marks, without crawling.
@@ -166,14 +180,12 @@ def score(
     """
     from matching.batch import InputError, check_input, score_file
 
-    load(config)  # a bad client file stops here with its one-line reason
+    load(config, alerts=False)  # a bad client file stops here with its one-line reason
     try:
         check_input(listings)
     except InputError as exc:
         fail(str(exc))
-    if not out.parent.exists():
-        fail(f"{out}: the folder {out.parent} does not exist")
-    tmp = out.with_name(out.name + ".partial")
+    tmp = partial_output(out)
     try:
         with tmp.open("w", encoding="utf-8") as fh:
             stats = score_file(
@@ -384,9 +396,13 @@ def export(
         if url:
             export_jsonl(url, sys.stdout)
         return
-    tmp = out.with_name(out.name + ".partial")
-    with tmp.open("w", encoding="utf-8") as fh:
-        count = export_jsonl(url, fh) if url else 0
+    tmp = partial_output(out)
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            count = export_jsonl(url, fh) if url else 0
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        fail(f"{out}: cannot write ({exc.strerror or exc})")
     tmp.replace(out)
     err_console.print(f"{count} listings written to {out}", highlight=False)
 
@@ -427,13 +443,24 @@ def demo(
 
     Starts a local marketplace (real page formats, counterfeit and genuine listings of
     the demo brand), crawls it into a fresh SQLite store under OUT and writes an HTML
-    report there.
+    report there. A previous demo run's store, data and report in OUT are replaced;
+    nothing else in OUT is touched. Exits 1 when a crawl failed.
 
     Example: markwatch demo --out demo-output
     """
-    from crawler.demo import run_demo
+    from crawler.demo import DemoError, run_demo
 
-    run_demo(out, progress=_say, show=_print_cycle)
+    try:
+        result = run_demo(out, progress=_say, show=_print_cycle)
+    except DemoError as exc:
+        fail(str(exc))
+    if result["failed"]:
+        err_console.print(
+            f"markwatch: demo failed: {len(result['failed'])} of {len(result['cycle'].markets)} crawls "
+            f"did not finish: {'; '.join(result['failed'])}",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 alerts_app = typer.Typer(help="Alerts: test targets, flush the outbox, list queued alerts.", no_args_is_help=True)
@@ -699,6 +726,8 @@ def takedown_export(
 
     client = load(config)
     rule = _takedown_call(packages.platform_for, client, platform, _takedown_call(deadlines.rules))
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out}: is a file; expected a folder for the packages")
     url = existing_store(db)
     if url is None:
         return
@@ -1034,14 +1063,23 @@ def evidence_verify(db: DbOpt = None, evidence_dir: EvidenceDirOpt = None) -> in
 
     Example: markwatch evidence verify --db sqlite:///markwatch.db --dir evidence
     """
+    from sqlalchemy import func, select
+
     from crawler import db as storage
-    from crawler import evidence
+    from crawler import evidence, models
 
     url = existing_store(db)
     if url is None:  # nothing to verify: never an "OK" for a mistyped --db
         raise typer.Exit(2)
     folder = evidence_dir or evidence.default_dir(url)
     with storage.session_scope(url) as session:
+        entries = session.scalar(select(func.count()).select_from(models.Evidence))
+        if entries and not folder.is_dir():
+            # A wrong folder is not tampering: say where to look instead of listing every file missing.
+            fail(
+                f"{folder}: no evidence folder there for the store's {entries} entries; give --dir "
+                "(after `markwatch run --data-dir DIR` it is DIR/evidence)"
+            )
         report = evidence.verify(session, folder)
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
@@ -1162,8 +1200,8 @@ def main() -> None:
     except ConfigError as exc:
         err_console.print(f"markwatch: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
-    except OperationalError as exc:
-        # The database cannot be reached or is locked: say which and why, in one line.
+    except DatabaseError as exc:
+        # The database cannot be reached, is locked or is not a database: say why, in one line.
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
         err_console.print(f"markwatch: database error: {reason}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -9,8 +9,10 @@ must not silently switch monitoring off.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -235,6 +237,34 @@ class Selectors(_Strict):
     image: str | None = None
     next_page: str | None = None
 
+    @field_validator("*")
+    @classmethod
+    def _valid(cls, v: str | None) -> str | None:
+        # A selector that cannot be parsed would find nothing on every page: refuse it now.
+        if v is None:
+            return v
+        if v.startswith("json:"):
+            if not v[5:].strip(" ."):
+                raise ValueError(f"expected a dotted JSON path after 'json:', got {v!r}")
+        elif v.startswith("xpath:"):
+            from lxml import etree
+
+            try:
+                etree.XPath(v[6:])
+            except etree.XPathSyntaxError as exc:
+                raise ValueError(f"expected a valid XPath expression after 'xpath:', got {v!r} ({exc})") from None
+        else:
+            from cssselect import SelectorError
+            from parsel.csstranslator import HTMLTranslator
+
+            try:
+                HTMLTranslator().css_to_xpath(v)
+            except SelectorError as exc:
+                raise ValueError(
+                    f"expected a CSS selector (or 'xpath:...', 'json:...'), got {v!r} ({exc})"
+                ) from None
+        return v
+
 
 class MarketplaceConfig(_Strict):
     enabled: bool = True
@@ -257,25 +287,57 @@ class MarketplaceConfig(_Strict):
             raise ValueError(f"expected an http(s) URL, got {v!r}")
         return v.rstrip("/") if v and "{" not in v else v
 
+    @field_validator("search_url")
+    @classmethod
+    def _has_term(cls, v: str | None) -> str | None:
+        if v is not None and "{term}" not in v:
+            raise ValueError(
+                f"expected a URL with {{term}} where the search words go (and {{page}} or {{offset}}), got {v!r}"
+            )
+        return v
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _not_a_url(written: str, url: str) -> str:
+    """Why an alert URL is refused, naming its variables but showing no secret."""
+    names = _ENV_REF.findall(written)
+    source = f" (from {', '.join('${' + n + '}' for n in names)})" if names else ""
+    shown = redact(url)
+    got = f"{shown!r}" if shown.strip("*@/") else f"{len(url)} characters without '://'"
+    return f"expected an apprise URL such as mailtos://... or slack://..., got {got}{source}"
+
 
 class AlertTarget(_Strict):
+    """One alert URL as written; `${NAME}` is read from the environment by `resolved_url`
+    only when alerts are used, so `score` runs without the alert secrets."""
+
     url: str = Field(min_length=3)
     min_verdict: Literal["counterfeit", "review"] = "counterfeit"
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("url")
     @classmethod
-    def _expand(cls, v: str) -> str:
-        # Secrets stay out of the file: ${NAME} is read from the environment.
+    def _shape(cls, v: str) -> str:
+        # Without ${NAME} the URL is complete and can be checked now.
+        if not _ENV_REF.search(v) and "://" not in v:
+            raise ValueError(_not_a_url(v, v))
+        return v
+
+    def resolved_url(self, env: Mapping[str, str] | None = None) -> str:
+        """The URL with each `${NAME}` replaced from the environment; ValueError otherwise."""
+        env = os.environ if env is None else env
+
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
-            if name not in os.environ:
+            if name not in env:
                 raise ValueError(f"expected environment variable {name} to be set")
-            return os.environ[name]
+            return env[name]
 
-        url = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, v)
+        url = _ENV_REF.sub(sub, self.url)
         if "://" not in url:
-            raise ValueError(f"expected an apprise URL such as mailtos://... or slack://..., got {redact(v)!r}")
+            raise ValueError(_not_a_url(self.url, url))
         return url
 
 
@@ -351,6 +413,19 @@ class Client(_Strict):
     def enabled_marketplaces(self) -> dict[str, MarketplaceConfig]:
         return {name: m for name, m in self.marketplaces.items() if m.enabled}
 
+    def alert_urls(self, env: Mapping[str, str] | None = None) -> list[str]:
+        """Every alert URL with its `${NAME}` read from the environment, in file order.
+
+        Raises ConfigError naming `alerts[N].url` when a variable is not set.
+        """
+        urls: list[str] = []
+        for i, alert in enumerate(self.alerts):
+            try:
+                urls.append(alert.resolved_url(env))
+            except ValueError as exc:
+                raise ConfigError(f"{self.source or 'client file'}: alerts[{i}].url: {exc}") from None
+        return urls
+
 
 class _KeyedError(ValueError):
     """A cross-field error that knows its own key path."""
@@ -361,18 +436,265 @@ class _KeyedError(ValueError):
         self.message = message
 
 
+# Apprise services whose "host" is a token (a bot token, webhook ids, an access token),
+# even when it contains a dot, as a Pushbullet token `o.gn5kj...` does.
+_TOKEN_HOST_SCHEMES = frozenset(
+    {"tgram", "pbul", "slack", "discord", "msteams", "pover", "join", "prowl", "ifttt", "pjet", "flock", "gchat"}
+)
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
+# A secret shorter than this is masked in free text only where it stands as a whole word,
+# so a one-letter user name does not eat the letters of ordinary words.
+MIN_SECRET_LENGTH = 6
+
+
+def _token_like(label: str) -> bool:
+    """A DNS label that reads like a generated token rather than a name."""
+    digits = sum(c.isdigit() for c in label)
+    mixed_case = label != label.lower() and label != label.upper()
+    return bool(digits) and digits < len(label) and (len(label) >= 16 or mixed_case)
+
+
+def is_host_name(host: str) -> bool:
+    """True for a real host name (`smtp.internal`, `hooks.example.com`, `localhost`, an IP)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+        return True
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    return (
+        len(labels) >= 2
+        and all(_LABEL.match(label) for label in labels)
+        and re.fullmatch(r"[A-Za-z]{2,63}", labels[-1]) is not None  # a top-level domain is letters
+        and not any(_token_like(label) for label in labels)
+    )
+
+
+def _split_url(url: str) -> tuple[str | None, str, str, str, str, str | None]:
+    """(scheme, userinfo, host[:port], path, query, fragment) without decoding anything."""
+    m = _SCHEME.match(url)
+    scheme, rest = (m.group(1), m.group(2)) if m else (None, url)
+    netloc = re.match(r"[^/?#]*", rest).group(0)  # type: ignore[union-attr]
+    tail = rest[len(netloc) :]
+    userinfo, _, hostport = netloc.rpartition("@")
+    fragment = None
+    if "#" in tail:
+        tail, fragment = tail.split("#", 1)
+    path, _, query = tail.partition("?")
+    return scheme, userinfo, hostport, path, query, fragment
+
+
+def _host_part(scheme: str | None, hostport: str) -> tuple[str, bool]:
+    """The host[:port] as written and whether it may be shown."""
+    port = re.fullmatch(r"(.*):(\d{1,5})", hostport)
+    host = port.group(1) if port else hostport
+    shown = bool(host) and (scheme or "").lower() not in _TOKEN_HOST_SCHEMES and is_host_name(host)
+    return hostport, shown
+
+
 def redact(url: str) -> str:
-    """An apprise URL with its credentials and tokens masked, safe to print or log."""
-    m = re.match(r"^([A-Za-z0-9+.-]+://)(.*)$", url)
-    if not m:
-        return "***"
-    scheme, rest = m.groups()
-    rest = re.sub(r"^[^@/]*@", "***@", rest)  # user:password@
-    parts = rest.split("/")
-    host, path = parts[0], parts[1:]
-    masked = [seg[:2] + "***" if len(seg) > 4 else seg for seg in path]
-    rest = "/".join([host, *masked]) if path else host
-    return scheme + re.sub(r"(\?|&)([^=&]+)=([^&]*)", lambda q: f"{q.group(1)}{q.group(2)}=***", rest)
+    """An apprise URL safe to print or log: scheme and real host name only.
+
+    User, password, path segments, query values and fragment become `***`; a "host"
+    that is not a real host name (a Telegram bot token, Slack or Discord webhook ids, a
+    Pushbullet token) is masked too: `tgram://***/***`, `mailtos://***@smtp.example.com`,
+    `mailto://smtp.internal:25?from=***&to=***`. Text that is not a URL shows its host
+    name at most.
+    """
+    scheme, userinfo, hostport, path, query, fragment = _split_url(url.strip())
+    hostport, shown = _host_part(scheme, hostport)
+    out = f"{scheme}://" if scheme else ""
+    if userinfo:
+        out += "***@"
+    out += hostport if shown else ("***" if hostport or not scheme else "")
+    if path:
+        out += "/".join("***" if seg else "" for seg in path.split("/"))
+    if query:
+        out += "?" + "&".join(f"{p.split('=', 1)[0]}=***" if "=" in p else "***" for p in query.split("&") if p)
+    if fragment is not None:
+        out += "#***"
+    return out
+
+
+def url_secrets(url: str) -> set[str]:
+    """Every part of an apprise URL that `redact` masks, as written and percent-decoded."""
+    from urllib.parse import unquote
+
+    scheme, userinfo, hostport, path, query, fragment = _split_url(url.strip())
+    values: set[str] = set()
+    if userinfo:
+        values.add(userinfo)
+        values.update(userinfo.split(":", 1))
+    hostport, shown = _host_part(scheme, hostport)
+    if not shown:
+        values.add(hostport)
+        values.update(hostport.split(":"))
+    values.update(path.split("/"))
+    values.update(p.split("=", 1)[-1] for p in query.split("&"))
+    if fragment:
+        values.add(fragment)
+    return {v for value in values for v in (value, unquote(value)) if v.strip()}
+
+
+def mask_secrets(text: str, url: str) -> str:
+    """`text` (an error message, a log line) with `url` and every secret part of it masked.
+
+    The URL itself becomes `redact(url)`. A secret part of MIN_SECRET_LENGTH characters
+    or more is masked wherever it occurs; a shorter one only where it stands as a whole
+    word, so a short user name does not damage the surrounding words.
+    """
+    url = url.strip()
+    if url:
+        text = text.replace(url, redact(url))
+    for secret in sorted(url_secrets(url), key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_LENGTH:
+            text = text.replace(secret, "***")
+        else:
+            text = re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", "***", text)
+    return text
+
+
+@functools.lru_cache(maxsize=1)
+def spider_names() -> tuple[str, ...]:
+    """The names of the marketplace spiders, as Scrapy's spider loader will find them.
+
+    Read from the class attribute `name` of the spider classes in the modules that
+    `crawler.settings.SPIDER_MODULES` lists, without importing Scrapy: the spider files
+    stay the one place a marketplace name is defined. `generic` is left out; it reads
+    any site that has `search_url` and `selectors`.
+    """
+    import ast
+    import importlib.util
+
+    from crawler import settings
+
+    names: set[str] = set()
+    for module in settings.SPIDER_MODULES:
+        spec = importlib.util.find_spec(module)
+        if spec is None:
+            continue
+        folders = list(spec.submodule_search_locations or [])
+        files = [p for f in folders for p in sorted(Path(f).rglob("*.py"))] or [Path(spec.origin or "")]
+        for file in files:
+            try:
+                tree = ast.parse(file.read_text(encoding="utf-8"))
+            except (OSError, SyntaxError, UnicodeDecodeError):
+                continue
+            for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+                for stmt in cls.body:
+                    if isinstance(stmt, ast.Assign):
+                        targets = stmt.targets
+                    elif isinstance(stmt, ast.AnnAssign):
+                        targets = [stmt.target]
+                    else:
+                        continue
+                    value = stmt.value
+                    named = any(isinstance(t, ast.Name) and t.id == "name" for t in targets)
+                    if named and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        names.add(value.value)
+    names.discard(GENERIC_SPIDER)
+    return tuple(sorted(names))
+
+
+GENERIC_SPIDER = "generic"
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance: how many letters to change, add or drop to turn a into b."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, start=1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def _typo_of(name: str, known: Iterable[str]) -> str | None:
+    """The known name that `name` is a likely misspelling of (one edit, two for long names)."""
+    best = None
+    for candidate in known:
+        d = _edits(name.lower(), candidate.lower())
+        if 0 < d <= (1 if len(candidate) <= 6 else 2) and (best is None or d < best[0]):
+            best = (d, candidate)
+    return best[1] if best else None
+
+
+def _check_marketplace_names(client: Client) -> None:
+    """Each enabled marketplace can be crawled and each authorised seller's marketplace
+    exists, so a misspelt name is an error instead of a marketplace never watched.
+
+    Raises _KeyedError. Disabled blocks are not crawled and are not checked, so a site
+    can be named for takedown letters only.
+    """
+    spiders = spider_names()
+    listed = ", ".join(spiders)
+    for name, market in client.marketplaces.items():
+        if not market.enabled or name in spiders or (market.search_url and market.selectors):
+            continue
+        if market.search_url or market.selectors or name == GENERIC_SPIDER:
+            missing = (
+                "selectors" if market.search_url else "search_url" if market.selectors else "search_url and selectors"
+            )
+            raise _KeyedError(
+                f"marketplaces.{name}",
+                f"a site without its own spider is read by the generic spider, which needs search_url "
+                f"and selectors (missing: {missing}); spiders: {listed}",
+            )
+        typo = _typo_of(name, spiders)
+        hint = f"did you mean {typo!r}? " if typo else ""
+        raise _KeyedError(
+            f"marketplaces.{name}",
+            f"no spider called {name!r}; {hint}expected one of {listed}, "
+            "or a generic site with search_url and selectors (or enabled: false)",
+        )
+    configured = set(client.marketplaces)
+    known = configured | set(spiders)
+    for i, seller in enumerate(client.authorized_sellers):
+        name = seller.marketplace
+        if name in known:
+            continue
+        typo = _typo_of(name, known)
+        # A client file for `score` alone may name the marketplaces of its listings file;
+        # once marketplaces are configured, a seller must be on one of them or a spider's.
+        if typo is None and not configured:
+            continue
+        hint = f"did you mean {typo!r}? " if typo else ""
+        raise _KeyedError(
+            f"authorized_sellers[{i}].marketplace",
+            f"unknown marketplace {name!r}; {hint}expected a configured marketplace or a spider name "
+            f"({', '.join(sorted(known))})",
+        )
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping that names the same key twice; YAML would silently keep the last."""
+
+    def __init__(self, key: Any, line: int, first_line: int) -> None:
+        super().__init__(f"duplicate key {key!r} at line {line} (first at line {first_line})")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping naming the same key twice."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` then overriding a key is not a duplicate
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:
+                continue  # an unhashable key; SafeLoader reports it
+            if first != key_node.start_mark.line + 1:
+                raise DuplicateKeyError(key, key_node.start_mark.line + 1, first)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -425,8 +747,13 @@ def _describe(err: dict[str, Any]) -> str:
     return msg
 
 
-def load_client(path: str | os.PathLike[str]) -> Client:
-    """Read, validate and return the client file; raise ConfigError with one line."""
+def load_client(path: str | os.PathLike[str], *, resolve_alerts: bool = False) -> Client:
+    """Read, validate and return the client file; raise ConfigError with one line.
+
+    With `resolve_alerts`, every `${NAME}` in the alert URLs must be set in the
+    environment too (commands that send alerts); otherwise that waits for
+    `Client.alert_urls`, so scoring needs no alert secrets.
+    """
     path = Path(path)
     name = str(path)
     try:
@@ -436,7 +763,12 @@ def load_client(path: str | os.PathLike[str]) -> Client:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{name}: cannot read the file ({exc.__class__.__name__}: {exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
+    except DuplicateKeyError as exc:
+        raise ConfigError(
+            f"{name}: line {exc.line}: duplicate key {exc.key!r} (first at line {exc.first_line}); "
+            "YAML would silently drop the first one, so merge the two or rename one"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
@@ -452,5 +784,15 @@ def load_client(path: str | os.PathLike[str]) -> Client:
         if isinstance(ctx_err, _KeyedError):
             raise ConfigError(f"{name}: {ctx_err.key}: {ctx_err.message}") from None
         raise ConfigError(f"{name}: {_key_path(err['loc'])}: {_describe(err)}") from None
+    try:
+        _check_marketplace_names(client)
+    except _KeyedError as exc:
+        raise ConfigError(f"{name}: {exc.key}: {exc.message}") from None
+    if resolve_alerts:
+        for i, alert in enumerate(client.alerts):
+            try:
+                alert.resolved_url()
+            except ValueError as exc:
+                raise ConfigError(f"{name}: alerts[{i}].url: {exc}") from None
     client.source = path.resolve()
     return client

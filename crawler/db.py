@@ -37,12 +37,32 @@ def database_url(value: str | None = None) -> str:
     if "://" not in value:
         value = f"sqlite:///{Path(value).expanduser()}"
     try:
-        make_url(value).get_dialect()
+        dialect = make_url(_driver_url(value)).get_dialect()
     except (ArgumentError, NoSuchModuleError):
         raise ConfigError(
-            f"--db: expected a SQLAlchemy URL such as sqlite:///markwatch.db or postgresql://host/db, got {value!r}"
+            f"--db: expected a SQLAlchemy URL such as sqlite:///markwatch.db or postgresql://host/db, got "
+            f"{display_url(value) if '@' in value else repr(value)}"
+        ) from None
+    parsed = make_url(value)
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # An in-memory store is gone when the command ends: every finding would be lost.
+        raise ConfigError(f"--db: expected a SQLite file such as sqlite:///markwatch.db, got {value!r} (in memory)")
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ConfigError(
+            f"--db: no driver for {make_url(value).drivername} is installed ({exc}); "
+            "markwatch ships the drivers for SQLite and PostgreSQL"
         ) from None
     return value
+
+
+def _driver_url(url: str) -> str:
+    """The URL as the engine connects: plain postgresql:// goes through psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -76,9 +96,7 @@ def engine_for(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        if parsed.drivername == "postgresql":
-            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(_driver_url(url), pool_pre_ping=True)
     return engine
 
 
@@ -129,6 +147,15 @@ def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+def foreign_tables(url: str) -> bool:
+    """True when the database holds tables but not markwatch's schema (another program's)."""
+    from sqlalchemy import inspect
+
+    with engine_for(url).connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+    return bool(tables) and "alembic_version" not in tables
 
 
 def ensure_schema(url: str) -> None:

@@ -382,6 +382,10 @@ class DistributedSpiderMixin:
             why = self.crawler.stats.get_value("markwatch/blocked") or "block page"
             self.redis.hset(run_key(self.last_run), "blocked", str(why))
 
+    def crawl_run(self, response: Any) -> Any:
+        # Duplicates are dropped per run: this spider serves cycle after cycle.
+        return response.meta.get(RUN_META)
+
     def run_count(self, run_id: Any, key: str, n: int = 1) -> None:
         if run_id:
             self.redis.hincrby(run_key(int(run_id)), key, n)
@@ -411,6 +415,10 @@ class DistributedSpiderMixin:
     def on_product_error(self, failure: Any) -> Iterator[Any]:
         meta = failure.request.meta if hasattr(failure, "request") else {}
         yield from self._tag(super().on_product_error(failure), meta)  # type: ignore[misc]
+
+    def drop_page(self, response: Any, reason: str, detail: str = "") -> None:
+        super().drop_page(response, reason, detail)  # type: ignore[misc]
+        self.run_count(response.meta.get(RUN_META), f"markwatch/pages_dropped/{reason}")
 
     def on_error(self, failure: Any) -> None:
         super().on_error(failure)  # type: ignore[misc]
@@ -781,6 +789,7 @@ def run_distributed(
         data_dir_for,
         markets_to_crawl,
     )
+    from crawler.spider import unusable_pages
 
     say = progress or (lambda _msg: None)
     names = markets_to_crawl(client, marketplaces)
@@ -865,6 +874,9 @@ def run_distributed(
                     "failed",
                     f"workers did not drain the queue within {timeout:g} s",
                 )
+            elif unusable_pages(stats):
+                # As in `run`: pages the parser could not read are not "no results".
+                mr.status, mr.reason = "failed", unusable_pages(stats)
             with db.session_scope(url) as session:
                 db.finish_run(
                     session,

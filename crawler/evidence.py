@@ -31,6 +31,7 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Self
 
@@ -422,10 +423,28 @@ def _append_manifest(evidence_dir: Path, entries: list[dict[str, Any]]) -> None:
         os.close(fd)
 
 
+def check_status(snapshot: Snapshot) -> None:
+    """Raise `EvidenceError` when the page answered with an HTTP error status (4xx or 5xx)."""
+    status = snapshot.status
+    if status is not None and status >= 400:
+        try:
+            phrase = " " + HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        raise EvidenceError(
+            f"{snapshot.final_url}: the page answered HTTP {status}{phrase}; not kept as evidence"
+        )
+
+
 def record(
     session: Session, listing: m.Listing, snapshot: Snapshot, evidence_dir: Path
 ) -> list[m.Evidence]:
-    """Store a snapshot's files and append their rows to the chain (in the caller's transaction)."""
+    """Store a snapshot's files and append their rows to the chain (in the caller's transaction).
+
+    Raises `EvidenceError` for a page that answered with an HTTP error status: a
+    "not found" or "forbidden" page shows nothing of the listing. Nothing is stored then.
+    """
+    check_status(snapshot)
     evidence_dir = Path(evidence_dir)
     stored = [(a.kind, *store_blob(evidence_dir, a.data)) for a in snapshot.artifacts]
     _lock_chain(session)
@@ -465,7 +484,9 @@ def capture(
     """Capture a listing's page and record it: screenshot, raw HTML, DOM and request record.
 
     Raises `UnsafeURL` when the URL (or a redirect) points somewhere the guard refuses,
-    `EvidenceError` when the page cannot be captured. Nothing is recorded then.
+    `EvidenceError` when the page cannot be captured or answered with an HTTP error
+    status (the message names the status). Nothing is recorded then, so the listing
+    has no evidence and a later capture tries again.
     """
     allow = set(allow_hosts)
     check_url(listing.url, allow | set(browser.allow_hosts if browser else ()))

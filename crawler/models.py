@@ -174,6 +174,12 @@ class AssessmentRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     listing: Mapped[Listing] = relationship(back_populates="assessments")
 
+    @property
+    def strongest_signal(self) -> dict[str, Any] | None:
+        """The evidence that weighs most; the goods' fit (context) only explains the others."""
+        ranked = sorted(self.signals or [], key=lambda s: (s.get("kind") != "context", s.get("score", 0)))
+        return ranked[-1] if ranked else None
+
 
 class Seller(Base):
     __tablename__ = "sellers"

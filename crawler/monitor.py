@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crawler import db
 from crawler import models as m
@@ -57,6 +57,9 @@ class CycleReport:
     new_hits: list[int] = field(default_factory=list)  # assessment ids
     review_count: int = 0
     new_reviews: list[int] = field(default_factory=list)  # assessment ids, for targets that want them
+    # Listings whose evidence is to be captured: this cycle's hits, and hits seen again that
+    # still have none (a capture failed, or a page answered with an error, last time).
+    evidence_due: list[int] = field(default_factory=list)
     health: list[dict[str, Any]] = field(default_factory=list)
     evidence_captured: int = 0
     evidence_failed: list[str] = field(default_factory=list)
@@ -122,8 +125,13 @@ def crawl_marketplace(
     client: Client, name: str, url: str, data_dir: Path, cycle: str, *,
     settings: dict[str, Any] | None = None, timeout: float = 3600.0,
 ) -> MarketResult:
-    """Crawl one marketplace in a child process and record the run; never raises."""
-    from crawler.spider import run_crawl
+    """Crawl one marketplace in a child process and record the run; never raises.
+
+    The run is `failed` when the crawl did not finish, or yielded no listing while
+    result pages were unusable (the site served what the parser cannot read: not a
+    zero); its reason is one line (`crawler.spider.failure_reason`).
+    """
+    from crawler.spider import failure_reason, last_error_line, run_crawl
 
     with db.session_scope(url) as session:
         run_id = db.start_run(session, name, cycle).id
@@ -149,10 +157,15 @@ def crawl_marketplace(
             result.status, result.reason = "blocked", str(crawl.block_reason or "block page")
         elif crawl.close_reason != "finished":
             result.status, result.reason = "failed", f"crawl closed: {crawl.close_reason or 'did not start'}"
+            why = last_error_line(crawl.log_tail) if crawl.close_reason is None else ""
+            if why:  # a crawl that never started says why in its log
+                result.reason += f": {why}"
+        elif crawl.unusable:
+            result.status, result.reason = "failed", crawl.unusable
         else:
             result.status = "ok"
     except Exception as exc:  # one marketplace failing never stops the others
-        result.reason = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else exc.__class__.__name__
+        result.reason = failure_reason(exc)
         log.error("%s: crawl failed: %s", name, result.reason)
     result.seconds = time.monotonic() - started
     with db.session_scope(url) as session:
@@ -249,18 +262,21 @@ def after_crawl(
             .where(m.AssessmentRow.created_at >= (since or report.started_at))
             .order_by(m.AssessmentRow.id)
         ).all()
+        hit_listings: list[int] = []
         for assessment, listing in rows:
             if is_quiet(listing):
                 continue
             if assessment.verdict == "counterfeit":
                 take_in(session, listing.id, assessment.id)  # a no-op unless a killed crawl skipped intake
                 report.new_hits.append(assessment.id)
+                hit_listings.append(listing.id)
             elif assessment.verdict == "review":
                 report.review_count += 1
                 report.new_reviews.append(assessment.id)
         report.health = health_events(session, report)
-    if evidence and report.new_hits:
-        say(f"capturing evidence for {len(report.new_hits)} new hits")
+        report.evidence_due = hits_without_evidence(session, report, hit_listings)
+    if evidence and report.evidence_due:
+        say(f"capturing evidence for {len(report.evidence_due)} hits")
         capture_evidence(client, url, ddir, report)
     if send_alerts:
         deliver_alerts(client, url, report, say)
@@ -291,8 +307,35 @@ def health_events(session: Any, report: CycleReport) -> list[dict[str, Any]]:
     return events
 
 
+def hits_without_evidence(session: Any, report: CycleReport, new_hits: list[int]) -> list[int]:
+    """Listing pks to capture: `new_hits`, then listings seen this cycle whose newest verdict
+    is counterfeit and that have no evidence yet (not those an analyst dismissed)."""
+    from crawler.intake import is_quiet
+
+    seen = (
+        select(m.Sighting.listing_pk)
+        .join(m.CrawlRun, m.CrawlRun.id == m.Sighting.run_id)
+        .where(m.CrawlRun.cycle == report.cycle)
+    )
+    newest = (
+        select(m.AssessmentRow.listing_pk, func.max(m.AssessmentRow.id).label("aid"))
+        .where(m.AssessmentRow.listing_pk.in_(seen))
+        .group_by(m.AssessmentRow.listing_pk)
+        .subquery()
+    )
+    earlier = session.scalars(
+        select(m.Listing)
+        .join(newest, newest.c.listing_pk == m.Listing.id)
+        .join(m.AssessmentRow, m.AssessmentRow.id == newest.c.aid)
+        .where(m.AssessmentRow.verdict == "counterfeit")
+        .where(~select(m.Evidence.id).where(m.Evidence.listing_pk == m.Listing.id).exists())
+        .order_by(m.Listing.id)
+    ).all()
+    return list(dict.fromkeys([*new_hits, *(lst.id for lst in earlier if not is_quiet(lst))]))
+
+
 def capture_evidence(client: Client, url: str, ddir: Path, report: CycleReport) -> None:
-    """Screenshot and raw HTML of each new counterfeit hit, into the hash-chained store."""
+    """Screenshot and raw HTML of each hit due (`report.evidence_due`), into the hash-chained store."""
     from crawler.evidence import EvidenceBrowser, capture, evidence_of
     from crawler.netguard import marketplace_hosts
 
@@ -301,10 +344,9 @@ def capture_evidence(client: Client, url: str, ddir: Path, report: CycleReport) 
     try:
         browser_cm = EvidenceBrowser(allow_hosts=allow)
         with browser_cm as browser:
-            for assessment_id in report.new_hits:
+            for listing_pk in report.evidence_due:
                 with db.session_scope(url) as session:
-                    assessment = session.get(m.AssessmentRow, assessment_id)
-                    listing = assessment.listing if assessment else None
+                    listing = session.get(m.Listing, listing_pk)
                     if listing is None or evidence_of(session, listing):
                         continue
                     try:

@@ -29,6 +29,10 @@ and bookkeeping in the crawl stats:
 - ``markwatch/pages``: search pages parsed; ``markwatch/listings``: listings yielded;
 - ``markwatch/dropped/<reason>``: a page or a listing that could not be used
   (``PageError`` reason, ``missing_id``, ``missing_title``, ``parse_error``...);
+  ``markwatch/pages_dropped/<reason>``: the search pages among them (`unusable_pages`
+  turns "no listing, some pages unusable" into a failure reason);
+- ``markwatch/duplicates``: listings already yielded in the same crawl run (a spider
+  serving many runs, as a worker's does, keeps the keys of its latest runs only);
 - ``markwatch/zero_results``: searches whose first page had no listings;
 - ``markwatch/download_delay``, ``concurrency``, ``robots_obeyed``, ``browser``, ``terms``:
   the politeness and scope actually in force;
@@ -47,10 +51,12 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -122,6 +128,9 @@ class MarketSpider(scrapy.Spider):
     browser_wait_selector: ClassVar[str | None] = None
     #: How long to wait for it; then the page is parsed (or judged a block page) as it is.
     browser_wait_ms: ClassVar[int] = 15000
+    #: Listing keys are remembered for this many crawl runs at most: a long-lived
+    #: spider (a worker's) serves run after run and must not grow without end.
+    seen_runs_kept: ClassVar[int] = 4
 
     def __init__(
         self,
@@ -182,7 +191,8 @@ class MarketSpider(scrapy.Spider):
 
             terms = queries_for(client, self.name, chinese=self.chinese_site)
         self.terms: list[str] = list(dict.fromkeys(terms or []))
-        self._seen: set[str] = set()
+        # Listing keys already yielded, per crawl run (see `crawl_run`), oldest run first.
+        self._seen: OrderedDict[Hashable, set[str]] = OrderedDict()
 
     # -- settings ---------------------------------------------------------
 
@@ -302,6 +312,32 @@ class MarketSpider(scrapy.Spider):
         self._count(f"markwatch/dropped/{reason}")
         self.logger.info("dropped (%s) %s", reason, detail)
 
+    def crawl_run(self, response: Response) -> Hashable:
+        """The crawl run `response` belongs to; duplicates are dropped within a run only.
+
+        A plain spider crawls one run in its lifetime (None); a spider that serves many
+        runs (a worker's, see `crawler.distributed`) returns the run of the request.
+        """
+        return None
+
+    def seen_in(self, run: Hashable) -> set[str]:
+        """The listing keys already yielded in `run`; only the latest runs are kept."""
+        seen = self._seen.get(run)
+        if seen is None:
+            seen = self._seen[run] = set()
+            while len(self._seen) > max(1, self.seen_runs_kept):
+                self._seen.popitem(last=False)
+        else:
+            self._seen.move_to_end(run)
+        return seen
+
+    def drop_page(self, response: Response, reason: str, detail: str = "") -> None:
+        """Count an unusable search page: under ``markwatch/dropped/<reason>`` as any drop,
+        and under ``markwatch/pages_dropped/<reason>``, so a crawl whose result pages were
+        all unusable is told from one that found nothing (`unusable_pages`)."""
+        self._count(f"markwatch/pages_dropped/{reason}")
+        self.drop(reason, f"{response.url}: {detail}")
+
     def _accept(self, listing: Listing, response: Response) -> Listing | None:
         """Check a parsed listing; fill the common fields; drop it with a reason when unusable."""
         if not listing.listing_id:
@@ -325,22 +361,23 @@ class MarketSpider(scrapy.Spider):
             text = self.text_response(response)
             listings = self.parse_results(text)
         except PageError as exc:
-            self.drop(exc.reason, f"{response.url}: {exc.detail}")
+            self.drop_page(response, exc.reason, exc.detail)
             return
         except Exception as exc:  # a parser bug must not end the crawl of other terms
             self.logger.exception("parse error on %s", response.url)
-            self.drop("parse_error", f"{response.url}: {exc.__class__.__name__}")
+            self.drop_page(response, "parse_error", exc.__class__.__name__)
             return
         if page == 1 and not listings:
             self._count("markwatch/zero_results")
+        seen = self.seen_in(self.crawl_run(response))
         for listing in listings:
             ok = self._accept(listing, response)
             if ok is None:
                 continue
-            if ok.key in self._seen:
+            if ok.key in seen:
                 self._count("markwatch/duplicates")
                 continue
-            self._seen.add(ok.key)
+            seen.add(ok.key)
             if self.needs_product_page(ok) and ok.url:
                 yield scrapy.Request(
                     ok.url,
@@ -423,6 +460,91 @@ class CrawlResult:
     def dropped(self) -> dict[str, int]:
         prefix = "markwatch/dropped/"
         return {k[len(prefix) :]: v for k, v in self.stats.items() if k.startswith(prefix)}
+
+    @property
+    def unusable(self) -> str | None:
+        """Why this crawl's result pages were unusable (see `unusable_pages`), else None."""
+        return unusable_pages(self.stats)
+
+
+def unusable_pages(stats: dict[str, Any]) -> str | None:
+    """"20 of 20 result pages unusable: no_listing_json" when a crawl yielded no listing
+    while some of its result pages were dropped as unusable; None otherwise.
+
+    Such a crawl did not find "no results": it could not read what the site showed (a
+    JavaScript-only page, a changed layout). One whose pages parsed fine but held no
+    listings (`markwatch/zero_results`) is a genuine zero and gives None.
+    """
+    prefix = "markwatch/pages_dropped/"
+    dropped = {k[len(prefix) :]: int(v) for k, v in stats.items() if k.startswith(prefix) and v}
+    if not dropped or int(stats.get("markwatch/listings", 0) or 0) > 0:
+        return None
+    total = sum(dropped.values())
+    pages = max(int(stats.get("markwatch/pages", 0) or 0), total)
+    ranked = sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))
+    reasons = ", ".join(r if len(ranked) == 1 else f"{r} ({n})" for r, n in ranked)
+    return f"{total} of {pages} result pages unusable: {reasons}"
+
+
+class CrawlFailed(RuntimeError):
+    """The crawl's child process failed: a one-line message naming its last error.
+
+    `log_tail` keeps the last lines of the child's output for a closer look.
+    """
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+
+
+#: Longest error line quoted from a crawl's output.
+ERROR_LINE_LIMIT = 300
+_LOGGED_ERROR = re.compile(r"\b(?:ERROR|CRITICAL): (.+)")
+
+
+def _bounded(line: str, limit: int = ERROR_LINE_LIMIT) -> str:
+    line = " ".join(line.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def last_error_line(output: str, limit: int = ERROR_LINE_LIMIT) -> str:
+    """The last meaningful error line of a crawl's output, on one line of at most `limit`.
+
+    That is whichever comes last: the exception line of the last traceback (the first
+    unindented line after "Traceback (most recent call last):") or the message of the
+    last ERROR/CRITICAL log line; failing both, the last non-blank line; "" for none.
+    """
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    best: tuple[int, str] | None = None
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if starts:
+        for i in range(starts[-1] + 1, len(lines)):
+            # Frames and source lines are indented; Twisted adds "--- <...> ---" markers.
+            if not lines[i][0].isspace() and not lines[i].startswith("---"):
+                best = (i, lines[i])
+                break
+    for i in range(len(lines) - 1, -1, -1):
+        found = _LOGGED_ERROR.search(lines[i])
+        if found:
+            if best is None or i > best[0]:
+                best = (i, found.group(1))
+            break
+    if best is None and lines:
+        best = (len(lines) - 1, lines[-1])
+    return _bounded(best[1], limit) if best else ""
+
+
+def failure_reason(exc: BaseException, limit: int = 500) -> str:
+    """`exc` as one bounded line for a run report: its first line, plus the last error
+    line of whatever output follows it (a child's stderr tail); the class name if empty."""
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return exc.__class__.__name__
+    head, rest = lines[0].strip(), "\n".join(lines[1:])
+    detail = last_error_line(rest, limit) if rest.strip() else ""
+    if detail and detail not in head:
+        head = f"{head.rstrip(':')}: {detail}" if head.endswith(":") else f"{head} ({detail})"
+    return _bounded(head, limit)
 
 
 def _class_path(spider_cls: type[scrapy.Spider] | str) -> str:
@@ -513,7 +635,9 @@ def run_crawl(
     (`terms=[...]`, `base_url=...`, `client=...`, `config=...`, `max_pages=...`).
     With `isolate` (the default) the crawl runs in a fresh Python process, so this
     can be called many times from one process; items and stats come back pickled.
-    Raises RuntimeError when the child process fails or exceeds `timeout` seconds.
+    Raises RuntimeError when the child process exceeds `timeout` seconds, and its
+    subclass `CrawlFailed` when the child fails: one line ending with the child's last
+    error line (`last_error_line`), e.g. "crawl with x failed (exit 1): KeyError: ...".
 
     Example::
 
@@ -544,9 +668,14 @@ def run_crawl(
                 f"crawl with {_class_path(spider_cls)} exceeded {timeout} s"
             ) from None
         if proc.returncode != 0 or not out.exists():
-            tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-            raise RuntimeError(
-                f"crawl with {_class_path(spider_cls)} failed (exit {proc.returncode}):\n{tail}"
+            tail = "\n".join(proc.stderr.strip().splitlines()[-40:])
+            why = last_error_line(proc.stderr)
+            if proc.returncode < 0:
+                why = f"killed by signal {-proc.returncode}" + (f"; {why}" if why else "")
+            raise CrawlFailed(
+                f"crawl with {_class_path(spider_cls)} failed (exit {proc.returncode}): "
+                + (why or "no error output"),
+                tail,
             )
         result: CrawlResult = pickle.loads(out.read_bytes())
         result.log_tail = "\n".join(proc.stderr.strip().splitlines()[-40:])

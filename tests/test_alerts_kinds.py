@@ -107,7 +107,7 @@ def test_url_list_parsing_and_errors_hide_secrets():
         parse_url_list("user:hunter2secret@nowhere")
     assert "hunter2secret" not in str(err.value)
     assert "s3cr3tT0ken" not in repr(Target("slack://T0/B0/s3cr3tT0ken"))
-    assert Target("tgram://123456789:AAHsecretbot/12345").display == "tgram://12***/12***"
+    assert Target("tgram://123456789:AAHsecretbot/12345").display == "tgram://***/***"
     assert (
         Target("mailtos://me:pw123456@smtp.example.com").display == "mailtos://***@smtp.example.com"
     )

@@ -60,8 +60,88 @@ def test_check_redacts_alert_secrets(demo_dir: Path, monkeypatch):
 
 def test_redact_masks_tokens_and_query_secrets():
     assert "abc123secret" not in redact("json://host/path?token=abc123secret")
-    assert redact("slack://T1234567/B7654321/abcdefghijklmnop").startswith("slack://T1234567/")
-    assert "abcdefghijklmnop" not in redact("slack://T1234567/B7654321/abcdefghijklmnop")
+    assert redact("slack://T1234567/B7654321/abcdefghijklmnop") == "slack://***/***/***"
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        # The "host" of these services is a token: nothing of it may show.
+        ("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987654", "tgram://***/***"),
+        ("pbul://o.gn5kj6nfhv736I7jC3cj3QLRiyhgl98b", "pbul://***"),
+        ("slack://T000/B000/XXXX", "slack://***/***/***"),
+        ("discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js", "discord://***/***"),
+        # A real host name shows; user, password, path and query values do not.
+        ("mailtos://me:pw123456@smtp.example.com", "mailtos://***@smtp.example.com"),
+        ("json://hooks.example.com/a1/b2?token=abc", "json://hooks.example.com/***/***?token=***"),
+        (
+            "mailto://smtp.internal:25?mode=insecure&from=markwatch@brand.example&to=ops@brand.example",
+            "mailto://smtp.internal:25?mode=***&from=***&to=***",
+        ),
+        ("json://127.0.0.1:9/hook", "json://127.0.0.1:9/***"),
+        ("json://localhost", "json://localhost"),
+        # A dotted token is not a host name either.
+        ("json://o.gn5kj6nfhv736I7jC3cj3QLRiyhgl98b/x", "json://***/***"),
+        ("user:hunter2secret@nowhere", "***@***"),
+    ],
+)
+def test_redact_shows_scheme_and_real_host_only(url: str, shown: str):
+    assert redact(url) == shown
+
+
+def test_check_masks_token_hosts(demo_dir: Path):
+    path = demo_dir / "markwatch.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["alerts"] = [{"url": "${TG_URL}"}, {"url": "slack://T000/B000/XXXX"}]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    out = run_cli(
+        "check", "--config", str(path),
+        env={"TG_URL": "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987654"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "tgram://***/***" in out.stdout and "slack://***/***/***" in out.stdout
+    for secret in ("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "123456789", "T000", "B000", "XXXX"):
+        assert secret not in out.stdout
+
+
+def test_alert_variables_are_read_only_when_alerts_are_used(demo_dir: Path, monkeypatch):
+    path = demo_dir / "markwatch.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["alerts"] = [{"url": "json://hooks.example.com"}, {"url": "json://${QA_HOOK_USER}@hooks.example.com/x"}]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    monkeypatch.delenv("QA_HOOK_USER", raising=False)
+    client = load_client(path)  # scoring needs no alert secrets
+    assert client.alerts[1].url == "json://${QA_HOOK_USER}@hooks.example.com/x"
+    with pytest.raises(ConfigError, match=r"alerts\[1\]\.url: expected environment variable QA_HOOK_USER"):
+        load_client(path, resolve_alerts=True)
+    with pytest.raises(ConfigError, match=r"alerts\[1\]\.url: expected environment variable QA_HOOK_USER"):
+        client.alert_urls()
+    listings = demo_dir / "listings.jsonl"
+    listings.write_text('{"id": "x:1", "title": "plain cable"}\n')
+    out = run_cli(
+        "score", "--config", str(path), "--listings", str(listings), "--out", str(demo_dir / "s.jsonl"),
+        "--workers", "1", "--no-images",
+    )
+    assert out.returncode == 0, out.stderr
+    assert (demo_dir / "s.jsonl").read_text().count("\n") == 1
+    monkeypatch.setenv("QA_HOOK_USER", "bob")
+    assert client.alert_urls()[1] == "json://bob@hooks.example.com/x"
+
+
+def test_a_bad_alert_url_is_described_without_its_secret(demo_dir: Path, monkeypatch):
+    path = demo_dir / "markwatch.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["alerts"] = [{"url": "${HOOK}"}]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    monkeypatch.setenv("HOOK", "hooks.example.com/s3cr3tpath")
+    with pytest.raises(ConfigError) as err:
+        load_client(path, resolve_alerts=True)
+    message = str(err.value)
+    assert "s3cr3tpath" not in message
+    assert "got 'hooks.example.com/***' (from ${HOOK})" in message, message
+    monkeypatch.setenv("HOOK", "a1b2c3d4e5")
+    with pytest.raises(ConfigError, match=r"got 10 characters without '://' \(from \$\{HOOK\}\)"):
+        load_client(path, resolve_alerts=True)
 
 
 def _set(data: dict, path: str, value) -> None:
@@ -119,6 +199,24 @@ BROKEN = [
     ("missing-certificate", [("marks.0.registrations.0.certificate", "docs/nope.pdf")],
      "marks[0].registrations[0].certificate", "not found"),
     ("marks-not-list", [("marks", "lumora")], "marks", "list"),
+    # Misspelt or uncrawlable names: a typo must not switch monitoring off.
+    ("marketplace-typo", [("marketplaces.ebayy", {"max_pages": 2})], "marketplaces.ebayy",
+     "did you mean 'ebay'? expected one of 1688, alibaba, aliexpress"),
+    ("generic-site-without-selectors", [("marketplaces.smallshop", {"search_url": "https://s.example/?q={term}"})],
+     "marketplaces.smallshop", "needs search_url and selectors (missing: selectors)"),
+    ("seller-marketplace-typo", [("authorized_sellers.0.marketplace", "aliexprss")],
+     "authorized_sellers[0].marketplace", "unknown marketplace 'aliexprss'; did you mean 'aliexpress'?"),
+    ("seller-marketplace-unknown", [("authorized_sellers.1.marketplace", "shopx")],
+     "authorized_sellers[1].marketplace", "expected a configured marketplace or a spider name"),
+    ("search-url-without-term", [("marketplaces.smallshop", {
+        "search_url": "https://s.example/search?q=x", "selectors": {"item": "div", "id": "::attr(id)", "title": "h2"}})],
+     "marketplaces.smallshop.search_url", "{term}"),
+    ("bad-css-selector", [("marketplaces.smallshop", {
+        "search_url": "https://s.example/?q={term}", "selectors": {"item": "div[[[", "id": "::attr(id)", "title": "h2"}})],
+     "marketplaces.smallshop.selectors.item", "expected a CSS selector"),
+    ("bad-xpath-selector", [("marketplaces.smallshop", {
+        "search_url": "https://s.example/?q={term}", "selectors": {"item": "div", "id": "xpath:.//a[", "title": "h2"}})],
+     "marketplaces.smallshop.selectors.id", "XPath"),
     ("bad-mark-id", [("marks.0.id", "has space")], "marks[0].id", "no spaces"),
 ]
 
@@ -131,7 +229,7 @@ def test_broken_client_file_one_line_exit_2(demo_dir: Path, tmp_path: Path, case
         _set(data, where, value)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     with pytest.raises(ConfigError) as err:
-        load_client(path)
+        load_client(path, resolve_alerts=True)
     message = str(err.value)
     assert message.startswith(f"{path}: {key}"), message
     assert words.lower() in message.lower(), message
@@ -165,3 +263,70 @@ def test_missing_and_binary_files(tmp_path: Path):
     junk.write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ConfigError, match="cannot read"):
         load_client(junk)
+
+
+def test_duplicate_key_is_refused_with_its_line(demo_dir: Path):
+    path = demo_dir / "markwatch.yaml"
+    text = path.read_text()
+    text = text.replace("marketplaces:\n", "marketplaces:\n  amazon:\n    max_pages: 9\n", 1)
+    path.write_text(text)
+    lines = text.splitlines()
+    first = lines.index("  amazon:") + 1
+    second = lines.index("  amazon:", first) + 1
+    with pytest.raises(ConfigError) as err:
+        load_client(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: line {second}: duplicate key 'amazon' (first at line {first})"), message
+    assert "\n" not in message
+    out = run_cli("check", "--config", str(path))
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0, out.stderr
+    assert f"line {second}: duplicate key 'amazon'" in out.stderr
+
+
+def test_yaml_merge_keys_may_be_overridden(demo_dir: Path):
+    path = demo_dir / "markwatch.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.pop("marketplaces")
+    text = yaml.safe_dump(data, allow_unicode=True)
+    text += "marketplaces:\n  aliexpress: &polite {max_pages: 2, download_delay: 3.0}\n"
+    text += "  dhgate:\n    <<: *polite\n    max_pages: 4\n"
+    path.write_text(text)
+    client = load_client(path)
+    assert client.marketplaces["dhgate"].max_pages == 4
+    assert client.marketplaces["dhgate"].download_delay == 3.0
+
+
+def test_spider_names_match_scrapys_spider_loader():
+    from scrapy.spiderloader import SpiderLoader
+
+    from crawler.config import spider_names
+    from crawler.spider import project_settings
+
+    found = set(SpiderLoader.from_settings(project_settings()).list())
+    assert set(spider_names()) == found - {"generic"}
+
+
+def test_a_disabled_block_or_a_score_only_file_may_name_other_sites(demo_dir: Path):
+    path = demo_dir / "markwatch.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["marketplaces"]["shopsite"] = {"enabled": False, "base_url": "https://shopsite.example"}
+    data["authorized_sellers"].append({"marketplace": "shopsite", "seller_id": "1"})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert load_client(path).marketplaces["shopsite"].enabled is False
+    # Without marketplaces (a file for `score`), a listing source may be any name but a
+    # near miss of a spider's.
+    data.pop("marketplaces")
+    data["authorized_sellers"] = [{"marketplace": "shopx", "seller_id": "1"}]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert load_client(path).authorized_sellers[0].marketplace == "shopx"
+    data["authorized_sellers"] = [{"marketplace": "taobo", "seller_id": "1"}]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    with pytest.raises(ConfigError, match=r"authorized_sellers\[0\]\.marketplace: .*did you mean 'taobao'"):
+        load_client(path)
+
+
+def test_benchmark_client_file_loads():
+    bench = Path("/work/shared/benchmark/dev/markwatch.yaml")
+    if not bench.is_file():
+        pytest.skip("no benchmark client file here")
+    assert load_client(bench).authorized_sellers

@@ -148,3 +148,15 @@ def test_photo_findings_outlive_the_process_per_matching_version(db_url: str):
     assert PhotoCache(store=newer).get("f" * 64) is None
     assert newer.prune() == 1
     assert first.load("f" * 64) is None
+
+
+def test_the_strongest_signal_is_evidence_not_the_goods_fit() -> None:
+    # The queue and the demo show one line per hit: the goods' fit only explains the others.
+    row = m.AssessmentRow(signals=[
+        {"kind": "context", "score": 0.9, "detail": "earbuds fit the mark's goods"},
+        {"kind": "text", "score": 0.7, "detail": "'Lum0ra' matches term 'Lumora'"},
+        {"kind": "price", "score": 0.5, "detail": "19.99 USD is 15% of MSRP"},
+    ])
+    assert row.strongest_signal["kind"] == "text"
+    assert m.AssessmentRow(signals=[]).strongest_signal is None
+    assert m.AssessmentRow(signals=[{"kind": "context", "score": 0.4, "detail": "d"}]).strongest_signal["kind"] == "context"

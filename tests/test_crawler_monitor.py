@@ -290,3 +290,43 @@ def test_review_hits_reach_the_targets_that_asked_for_them(client_file: Path, tm
         verdicts = {target: {r.payload["data"]["verdict"] for r in rows if r.payload["target"] == target}
                     for target in (brand, analysts)}
     assert verdicts == {brand: {"counterfeit"}, analysts: {"counterfeit", "review"}}
+
+
+def test_a_failed_crawl_says_why_on_one_line(client_file: Path, tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    # A child that cannot start: Scrapy refuses the log level and the process exits 1.
+    report = run_cycle(
+        load_client(client_file), url, marketplaces=["aliexpress"], evidence=False, send_alerts=False,
+        settings={"LOG_LEVEL": "BOGUS"},
+    )
+    (mr,) = report.markets
+    assert mr.status == "failed"
+    assert mr.reason == "crawl with aliexpress failed (exit 1): ValueError: Unknown level: 'BOGUS'"
+    assert [(e["kind"], e["detail"]) for e in report.health] == [("failed", mr.reason)]
+    with db.session_scope(url) as s:
+        assert s.scalars(select(m.CrawlRun.reason)).one() == mr.reason
+    # A child that exits cleanly without crawling says why too (from its log).
+    report = run_cycle(
+        load_client(client_file), url, marketplaces=["aliexpress"], evidence=False, send_alerts=False,
+        settings={"ITEM_PIPELINES": {"no_such_module.Pipeline": 100}},
+    )
+    assert report.markets[0].reason == (
+        "crawl closed: did not start: ModuleNotFoundError: No module named 'no_such_module'"
+    )
+
+
+def test_a_crawl_of_unusable_pages_fails_and_says_why(client_file: Path, tmp_path: Path, market):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    market.js_only("aliexpress")  # every result page is a script shell without listings
+    try:
+        out = run_cli("run", "--config", str(client_file), "--db", url, "--no-evidence", "-m", "aliexpress")
+    finally:
+        market.js_only("aliexpress", on=False)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "aliexpress failed" in out.stderr
+    with db.session_scope(url) as s:
+        run = s.scalars(select(m.CrawlRun)).one()
+        assert run.status == "failed" and run.items == 0 and run.pages > 0
+        assert run.reason == f"{run.pages} of {run.pages} result pages unusable: no_listing_json"
+        assert run.stats["markwatch/pages_dropped/no_listing_json"] == run.pages
+    assert f"health aliexpress: failed {run.reason}" in " ".join((out.stdout + out.stderr).split())

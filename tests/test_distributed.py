@@ -458,3 +458,60 @@ def test_overlapping_distributed_cycles_are_refused(
     assert "another markwatch cycle is running" in out.stderr
     assert queue.get(dist.LOCK_KEY) == b"another-cycle"  # not taken over, not released
     assert not queue.exists(dist.queue_key("aliexpress"))  # nothing seeded
+
+
+def test_a_long_running_worker_stores_every_cycle(
+    queue: redis.Redis, store: str, client_file: Path, tmp_path: Path, market: LoggingMarket
+):
+    args = _args(client_file, store, tmp_path)
+    market.search_delay = 0.0
+    worker = _worker(args, tmp_path, "w", lease=10, idle=0)  # one process for both cycles
+    try:
+        _wait_workers(queue, 1, [worker], tmp_path)
+        outputs = []
+        for _ in range(2):
+            out = run_cli(
+                "run", "--distributed", *args, "--no-evidence", "--drain-timeout", "60"
+            )
+            assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+            outputs.append(out.stdout + out.stderr)
+        assert worker.poll() is None  # the same worker served both cycles
+    finally:
+        _stop([worker])
+    assert "zero_results" not in outputs[1], outputs[1][-2000:]
+    with db.session_scope(store) as s:
+        runs = s.scalars(select(m.CrawlRun).order_by(m.CrawlRun.id)).all()
+        assert [r.status for r in runs] == ["ok", "ok"]
+        # The second cycle sees the same listings again: stored, sighted, counted.
+        assert [r.items for r in runs] == [ITEMS, ITEMS], [(r.items, r.stats) for r in runs]
+        sighted = dict(
+            s.execute(
+                select(m.Sighting.run_id, func.count(func.distinct(m.Sighting.listing_pk)))
+                .group_by(m.Sighting.run_id)
+            ).all()
+        )
+        assert sighted == {runs[0].id: ITEMS, runs[1].id: ITEMS}
+        seen_last = s.scalars(select(m.Listing.last_seen)).all()
+        assert len(seen_last) == ITEMS and min(seen_last) >= runs[1].started_at
+
+
+def test_unusable_result_pages_fail_the_distributed_run(
+    queue: redis.Redis, store: str, client_file: Path, tmp_path: Path, market: LoggingMarket
+):
+    args = _args(client_file, store, tmp_path)
+    market.search_delay = 0.0
+    market.js_only("aliexpress")  # script shells: the parser finds no listing data
+    worker = _worker(args, tmp_path, "w", lease=10, idle=0)
+    try:
+        _wait_workers(queue, 1, [worker], tmp_path)
+        out = run_cli("run", "--distributed", *args, "--no-evidence", "--drain-timeout", "60")
+    finally:
+        market.js_only("aliexpress", on=False)
+        _stop([worker])
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "aliexpress failed" in out.stderr
+    with db.session_scope(store) as s:
+        run = s.scalars(select(m.CrawlRun)).one()
+    assert run.status == "failed" and run.items == 0
+    assert run.pages == len(TERMS)  # each search's first page, unusable: no next page
+    assert run.reason == f"{len(TERMS)} of {len(TERMS)} result pages unusable: no_listing_json"

@@ -99,6 +99,9 @@ def test_alibaba_ipp_batches_300_links_per_complaint_with_every_field(db_url: st
     assert len(first["evidence"]) == 300
     e0 = first["evidence"][0]
     assert hashlib.sha256((folder / e0["file"]).read_bytes()).hexdigest() == e0["sha256"]
+    # Every time in the package is UTC and says so.
+    assert e0["captured_at"].endswith("Z") and first["listings"][0]["first_seen"].endswith("Z")
+    assert first["listings"][0]["last_seen"].endswith("Z")
     kinds = {d["kind"] for d in first["documents"]}
     assert kinds == {"business_license", "certificate"}
     for d in first["documents"]:
@@ -121,6 +124,9 @@ def test_alibaba_ipp_one_ip_right_per_complaint_and_storefronts(db_url: str, tmp
     result = export(db_url, client, "aliexpress", tmp_path / "out", evidence_dir=tmp_path)
     rights = [(c.data["ip_right"]["registration_number"], len(c.data["links"])) for c in result.complaints]
     assert rights == [("12345678", 3), ("2021-F-0001", 2)]
+    # These cases were seeded without evidence: each is named, with the command that captures it.
+    missing = [w for w in result.warnings if "has no evidence" in w]
+    assert len(missing) == 5 and "markwatch evidence capture aliexpress:" in missing[0]
     art = result.complaints[1].data
     assert art["ip_right"]["type"] == "copyright" and "Copyright" in art["reason"]
     stores = export(db_url, client, "aliexpress", tmp_path / "out2", evidence_dir=tmp_path, complaint_type="storefront")
@@ -304,7 +310,7 @@ def test_skip_unready_leaves_out_marks_that_are_not_ready(db_url: str, tmp_path:
 def test_a_configured_site_without_rules_gets_the_letter(db_url: str, tmp_path: Path) -> None:
     path = client_file(tmp_path)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["marketplaces"] = {"shopsite": {"base_url": "https://shopsite.example"}}
+    data["marketplaces"] = {"shopsite": {"base_url": "https://shopsite.example", "enabled": False}}
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     seed(db_url, "shopsite", 1)
     result = export(db_url, path, "shopsite", tmp_path / "out", evidence_dir=tmp_path)

@@ -189,8 +189,8 @@ def _listing_fields(item: _Item) -> dict[str, Any]:
         "case_id": item.case.id, "listing_id": lst.listing_id, "url": lst.url, "title": lst.title,
         "price": lst.price, "currency": lst.currency, "seller_id": lst.seller_id,
         "seller_name": lst.seller_name, "store_url": lst.store_url,
-        "first_seen": lst.first_seen.isoformat() if lst.first_seen else None,
-        "last_seen": lst.last_seen.isoformat() if lst.last_seen else None,
+        "first_seen": lst.first_seen.isoformat() + "Z" if lst.first_seen else None,
+        "last_seen": lst.last_seen.isoformat() + "Z" if lst.last_seen else None,
     }
 
 
@@ -217,6 +217,12 @@ class _Writer:
     def evidence(self, folder: Path, items: list[_Item]) -> list[dict[str, Any]]:
         out = []
         for item in items:
+            if not item.evidence:
+                # Platforms ask for proof of what was on sale: the analyst should capture it first.
+                self.warnings.append(
+                    f"case {item.case.id} has no evidence; capture it first: "
+                    f"markwatch evidence capture {item.listing.marketplace}:{item.listing.listing_id}"
+                )
             for ev in item.evidence:
                 src = Path(ev.path)
                 if not src.is_absolute():
