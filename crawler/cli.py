@@ -932,6 +932,7 @@ def serve(
     Example: markwatch serve --config config/demo/markwatch.yaml --db sqlite:///markwatch.db --port 8000
     """
     import os
+    import socket
 
     import uvicorn
 
@@ -948,13 +949,25 @@ def serve(
     url = storage.database_url(db)
     storage.ensure_schema(url)
     web = create_app(client, url, token=token, evidence_dir=data_dir / "evidence" if data_dir else None)
+    # Bound here, so a port in use is one line, and --port 0 prints the port it got.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})")
+    port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     err_console.print(
         f"markwatch: serving {client.client.name} from {storage.display_url(url)} on http://{shown}:{port}/"
         + (" (login required)" if token else ""),
         markup=False, highlight=False,
     )
-    uvicorn.run(web, host=host, port=port, log_level="warning", proxy_headers=False, server_header=False)
+    server = uvicorn.Server(
+        uvicorn.Config(web, log_level="warning", proxy_headers=False, server_header=False)
+    )
+    server.run(sockets=[sock])
 
 
 @app.command()

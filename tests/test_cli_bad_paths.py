@@ -75,3 +75,16 @@ def test_verifying_evidence_in_a_folder_that_is_not_there_is_not_tampering(tmp_p
                tmp_path / "kept-elsewhere")
     _one_line(run_cli("evidence", "verify", "--db", store, "--dir", str(tmp_path / "wrong")),
               "no evidence folder there for the store's 2 entries", "--dir")
+
+
+def test_serving_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    store = tmp_path / "store.db"
+    run_cli("db", "upgrade", "--db", str(store))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        out = run_cli("serve", "--config", str(DEMO_CONFIG), "--db", str(store), "--port", port, timeout=60)
+    _one_line(out, f"--port {port}", "cannot listen there")
