@@ -907,7 +907,8 @@ def case_cmd(
                        **fields)
         event = case.events[-1] if case.events else None
         deadline = f"; deadline {case.deadline}" if case.deadline else ""
-        extra = f" ({event.note})" if event is not None and event.note and "deadline not set" in event.note else ""
+        gap = event is not None and event.note and ("deadline not set" in event.note or "deadline estimated" in event.note)
+        extra = f" ({event.note})" if gap else ""
         console.print(f"case {case.id}: {case.state}{deadline}{extra}", markup=False, highlight=False, soft_wrap=True)
 
 

@@ -86,15 +86,21 @@ def test_other_countries_use_the_holidays_library() -> None:
         add_working_days("XX", D(2026, 1, 5), 1)
 
 
-def test_years_chinese_calendar_does_not_cover_are_errors() -> None:
+def test_years_without_a_published_chinese_schedule_are_errors_or_estimates() -> None:
     first, last = deadlines.china_years()
     assert first <= 2025 and last >= 2026, "chinese-calendar must cover 2025 and 2026"
     with pytest.raises(CalendarError) as err:
         add_working_days("CN", D(last, 12, 30), 3)
     message = str(err.value)
     assert f"{last + 1}" in message and f"{first}-{last}" in message and "chinese-calendar" in message
-    with pytest.raises(CalendarError, match=str(first - 1)):
-        is_working_day("CN", D(first - 1, 6, 1))
+    # An estimate counts the statutory holidays (New Year's Day) and says which years it guessed.
+    assert add_working_days("CN", D(last, 12, 30), 3, estimate=True) == D(last + 1, 1, 5)
+    assert deadlines.estimated_years("CN", D(last, 12, 30), D(last + 1, 1, 5)) == [last + 1]
+    assert deadlines.estimated_years("CN", D(last, 1, 5), D(last, 12, 1)) == []
+    # Where the holidays library has the published schedule (2003: before chinese-calendar's
+    # first year), it is used as is: National Day week off, no estimate.
+    assert first > 2003 and deadlines.estimated_years("CN", D(2003, 1, 1), D(2003, 12, 31)) == []
+    assert is_working_day("CN", D(2003, 6, 2)) and not is_working_day("CN", D(2003, 10, 2))
 
 
 def test_default_rule_table() -> None:

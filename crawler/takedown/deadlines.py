@@ -6,8 +6,12 @@ State Council publishes them each year; other countries come from `holidays`.
 The rule table (`rules.yaml`, or the file named by MARKWATCH_TAKEDOWN_RULES) says
 how many working days each platform allows at each step of a case.
 
-A year the Chinese calendar does not cover is an error, never a guess: treating a
-holiday week as working days would put every deadline in the wrong place.
+A year neither library has China's published schedule for is an error for
+`is_working_day`: treating a holiday week as working days would put every deadline
+in the wrong place. A case's deadline is then estimated instead (`estimate=True`):
+the statutory holidays are known years ahead (`holidays` computes them), only the
+weekend days made working days around them are not, so the estimate can be a day or
+two late, and the case says it is an estimate.
 """
 
 from __future__ import annotations
@@ -51,11 +55,29 @@ def china_years() -> tuple[int, int]:
     return min(years), max(years)
 
 
-def _china_is_working(day: dt.date) -> bool:
+@lru_cache(maxsize=16)
+def _china_by_holidays(year: int) -> Any:
+    """China's holidays for `year` from the `holidays` library, and whether they are the
+    published schedule (it then lists the weekend days made working days) or the statutory
+    dates alone."""
+    import holidays
+
+    cal = holidays.country_holidays("CN", years=year)
+    day, published = dt.date(year, 1, 1), False
+    while day.year == year and not published:
+        published = day.weekday() >= 5 and cal.is_working_day(day)
+        day += dt.timedelta(days=1)
+    return cal, published
+
+
+def _china_is_working(day: dt.date, estimate: bool = False) -> bool:
     import chinese_calendar
 
     first, last = china_years()
     if not first <= day.year <= last:
+        cal, published = _china_by_holidays(day.year)
+        if published or estimate:
+            return bool(cal.is_working_day(day))
         raise CalendarError(
             f"China's working-day calendar for {day.year} is not available: chinese-calendar "
             f"{chinese_calendar.__version__} covers {first}-{last}; upgrade it "
@@ -80,11 +102,15 @@ def _country_calendar(country: str, year: int) -> Any:
         ) from None
 
 
-def is_working_day(country: str, day: dt.date) -> bool:
-    """True when `day` is a working day in `country` (CN: public holidays and adjusted days)."""
+def is_working_day(country: str, day: dt.date, *, estimate: bool = False) -> bool:
+    """True when `day` is a working day in `country` (CN: public holidays and adjusted days).
+
+    `estimate`: for a year China's schedule is not published for, count the statutory
+    holidays alone instead of raising CalendarError.
+    """
     country = country.upper()
     if country == "CN":
-        return _china_is_working(day)
+        return _china_is_working(day, estimate)
     cal = _country_calendar(country, day.year)
     if hasattr(cal, "is_working_day"):
         return bool(cal.is_working_day(day))
@@ -100,24 +126,33 @@ def check_country(country: str) -> str:
     return code
 
 
-def add_working_days(country: str, start: dt.date, days: int) -> dt.date:
+def add_working_days(country: str, start: dt.date, days: int, *, estimate: bool = False) -> dt.date:
     """The `days`-th working day after `start` (start itself not counted).
 
     With days == 0 the result is `start` if it is a working day, else the next one.
+    `estimate`: see `is_working_day`.
     """
     if days < 0:
         raise CalendarError(f"expected a number of working days >= 0, got {days}")
     day = start
     if days == 0:
-        while not is_working_day(country, day):
+        while not is_working_day(country, day, estimate=estimate):
             day += dt.timedelta(days=1)
         return day
     left = days
     while left:
         day += dt.timedelta(days=1)
-        if is_working_day(country, day):
+        if is_working_day(country, day, estimate=estimate):
             left -= 1
     return day
+
+
+def estimated_years(country: str, start: dt.date, end: dt.date) -> list[int]:
+    """The years from `start` to `end` whose working days in `country` are only estimated."""
+    if country.upper() != "CN":
+        return []
+    first, last = china_years()
+    return [y for y in range(start.year, end.year + 1) if not first <= y <= last and not _china_by_holidays(y)[1]]
 
 
 def working_days_between(country: str, start: dt.date, end: dt.date) -> int:
@@ -150,9 +185,9 @@ class DeadlineRule:
             span = f"{self.days} days"
         return f"{span}: {self.what}" + ("" if self.verified else " (unverified)")
 
-    def due(self, country: str, start: dt.date) -> dt.date:
+    def due(self, country: str, start: dt.date, *, estimate: bool = False) -> dt.date:
         if self.working_days:
-            return add_working_days(country, start, self.working_days[1])
+            return add_working_days(country, start, self.working_days[1], estimate=estimate)
         return start + dt.timedelta(days=self.days or 0)
 
 

@@ -34,6 +34,7 @@ from crawler.takedown.deadlines import (
     Rules,
     TakedownError,
     UnknownPlatform,
+    estimated_years,
 )
 from crawler.takedown.deadlines import (
     rules as load_rules,
@@ -168,8 +169,18 @@ def transition(
         try:
             deadline = deadline_rule.due(rule.country, today)
         except CalendarError as exc:
-            # The state still changes: the platform's clock runs regardless; the gap is recorded.
-            note = f"{note + '; ' if note else ''}deadline not set: {exc}"
+            # The platform's clock runs regardless: a deadline counted with the statutory
+            # holidays alone beats none; the case says it is an estimate, and why.
+            try:
+                deadline = deadline_rule.due(rule.country, today, estimate=True)
+                years = ", ".join(map(str, estimated_years(rule.country, today, deadline)))
+                gap = (
+                    f"deadline estimated: {rule.country}'s {years} schedule is not published in the installed "
+                    "calendars; counted with its statutory holidays, weekend days made working days not known"
+                )
+            except CalendarError:
+                gap = f"deadline not set: {exc}"
+            note = f"{note + '; ' if note else ''}{gap}"
 
     now = _now()
     event = m.CaseEvent(
