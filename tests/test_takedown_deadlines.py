@@ -156,3 +156,9 @@ def test_bad_rules_name_the_file_and_key(tmp_path: Path, patch: dict, where: str
     with pytest.raises(TakedownError) as err:
         deadlines.load_rules(path)
     assert str(err.value).startswith(f"{path}: {where}:")
+
+
+def test_days_left_to_an_estimated_deadline_are_counted() -> None:
+    # The cases board and the reminders count down to deadlines that run into 2027.
+    first, last = deadlines.china_years()
+    assert deadlines.working_days_between("CN", D(last, 12, 30), D(last + 1, 1, 5)) == 3

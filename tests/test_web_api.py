@@ -362,3 +362,18 @@ def test_the_api_files_a_case_with_the_platform_s_complaint_id(web: TestClient, 
     assert r.status_code == 200, r.text
     assert (r.json()["state"], r.json()["complaint_id"]) == ("submitted", "IPP-9")
     assert web.post(url, json={"to_state": "seller_notified", "color": "red"}, headers=headers).status_code == 422
+
+
+def test_the_board_counts_down_to_a_deadline_in_a_year_without_a_published_calendar(
+    web: TestClient, seeded: Seeded
+) -> None:
+    token = csrf(web)
+    pk = seeded.pks["aliexpress:1001"]
+    web.post(f"/hits/{pk}/action", data={"action": "confirm", "label": "counterfeit", "csrf_token": token})
+    case_id = web.get("/api/cases").json()[0]["id"]
+    with storage.session_scope(seeded.db_url) as s:
+        case = s.get(m.Case, case_id)
+        assert case is not None
+        case.state, case.deadline = "seller_notified", dt.date.today() + dt.timedelta(days=400)
+    board = web.get("/cases")
+    assert board.status_code == 200 and "working days left" in board.text

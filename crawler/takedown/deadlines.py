@@ -156,12 +156,15 @@ def estimated_years(country: str, start: dt.date, end: dt.date) -> list[int]:
 
 
 def working_days_between(country: str, start: dt.date, end: dt.date) -> int:
-    """Working days after `start` up to and including `end`; negative when end is before start."""
+    """Working days after `start` up to and including `end`; negative when end is before start.
+
+    A count to show (days left), so years without a published schedule are estimated.
+    """
     lo, hi, sign = (start, end, 1) if end >= start else (end, start, -1)
     count, day = 0, lo
     while day < hi:
         day += dt.timedelta(days=1)
-        if is_working_day(country, day):
+        if is_working_day(country, day, estimate=True):
             count += 1
     return count * sign
 
