@@ -99,9 +99,10 @@ def existing_store(db: str | None) -> str | None:
     return url
 
 
-def load(config: Path, alerts: bool = True) -> Client:
-    """Load the client file or stop with the one-line reason; `alerts=False` for commands
-    that send none (their `${NAME}` variables need not be set)."""
+def load(config: Path, alerts: bool = False) -> Client:
+    """Load the client file or stop with the one-line reason. `alerts=True` for the commands
+    that send or queue alerts: a `${NAME}` of an alert URL that is not set stops them here;
+    the others (serve, report, score ...) do not need those secrets."""
     try:
         return load_client(config, resolve_alerts=alerts)
     except ConfigError as exc:
@@ -114,7 +115,7 @@ def check(config: ConfigOpt) -> None:
 
     Example: markwatch check --config config/demo/markwatch.yaml
     """
-    client = load(config)
+    client = load(config, alerts=True)
     today = dt.date.today()
     console.print(f"[bold]{client.client.name}[/bold]  ({client.source})")
     marks = Table(title="Marks", show_lines=False)
@@ -180,7 +181,7 @@ def score(
     """
     from matching.batch import InputError, check_input, score_file
 
-    load(config, alerts=False)  # a bad client file stops here with its one-line reason
+    load(config)  # a bad client file stops here with its one-line reason
     try:
         check_input(listings)
     except InputError as exc:
@@ -282,7 +283,7 @@ def run(
     from crawler import db as storage
     from crawler.monitor import CycleLocked, run_cycle
 
-    client = load(config)
+    client = load(config, alerts=True)
     url = storage.database_url(db)
     try:
         if distributed:
@@ -370,7 +371,7 @@ def daemon(
     from crawler import db as storage
     from crawler.monitor import run_daemon
 
-    client = load(config)
+    client = load(config, alerts=True)
     url = storage.database_url(db)
     storage.ensure_schema(url)
     cycles = run_daemon(
@@ -423,7 +424,7 @@ def rescore(
     from crawler import db as storage
     from crawler.monitor import rescore_store
 
-    client = load(config)
+    client = load(config, alerts=True)
     url = storage.database_url(db)
     storage.ensure_schema(url)
     counts = rescore_store(client, url, everything=all_listings)
@@ -470,7 +471,7 @@ app.add_typer(alerts_app, name="alerts")
 def _alert_targets(config: Path | None) -> tuple[Client | None, list]:
     from alerts.targets import load_targets
 
-    client = load(config) if config is not None else None
+    client = load(config, alerts=True) if config is not None else None
     return client, load_targets(client)
 
 

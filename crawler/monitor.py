@@ -127,9 +127,10 @@ def crawl_marketplace(
 ) -> MarketResult:
     """Crawl one marketplace in a child process and record the run; never raises.
 
-    The run is `failed` when the crawl did not finish, or yielded no listing while
-    result pages were unusable (the site served what the parser cannot read: not a
-    zero); its reason is one line (`crawler.spider.failure_reason`).
+    The run is `failed` when the crawl did not finish, fetched no result page at all
+    while requests failed, or yielded no listing while result pages were unusable (the
+    site served what the parser cannot read: not a zero); its reason is one line
+    (`crawler.spider.failure_reason`).
     """
     from crawler.spider import failure_reason, last_error_line, run_crawl
 
@@ -162,6 +163,16 @@ def crawl_marketplace(
                 result.reason += f": {why}"
         elif crawl.unusable:
             result.status, result.reason = "failed", crawl.unusable
+        elif result.pages == 0 and result.items == 0 and result.errors:
+            # Not one result page came back (the site is down, or answers errors): not a zero.
+            kinds = sorted(
+                ((int(v), k.rsplit("/", 1)[1]) for k, v in stats.items() if k.startswith("markwatch/errors/")),
+                reverse=True,
+            )
+            result.status = "failed"
+            result.reason = f"no result page could be fetched: {result.errors} requests failed" + (
+                f" ({', '.join(f'{kind} {n}' for n, kind in kinds[:3])})" if kinds else ""
+            )
         else:
             result.status = "ok"
     except Exception as exc:  # one marketplace failing never stops the others

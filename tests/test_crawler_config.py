@@ -124,6 +124,14 @@ def test_alert_variables_are_read_only_when_alerts_are_used(demo_dir: Path, monk
     )
     assert out.returncode == 0, out.stderr
     assert (demo_dir / "s.jsonl").read_text().count("\n") == 1
+    # An analyst's report or readiness check needs no alert secrets either; check and run do.
+    assert run_cli("readiness", "--config", str(path)).returncode == 0
+    store = str(demo_dir / "store.db")
+    run_cli("db", "upgrade", "--db", store)
+    assert run_cli("report", "--config", str(path), "--db", store, "-o", str(demo_dir / "r.html")).returncode == 0
+    for command in (["check", "--config", str(path)], ["run", "--config", str(path), "--db", store]):
+        out = run_cli(*command)
+        assert out.returncode == 2 and "QA_HOOK_USER" in out.stderr, out.stderr
     monkeypatch.setenv("QA_HOOK_USER", "bob")
     assert client.alert_urls()[1] == "json://bob@hooks.example.com/x"
 

@@ -330,3 +330,18 @@ def test_a_crawl_of_unusable_pages_fails_and_says_why(client_file: Path, tmp_pat
         assert run.reason == f"{run.pages} of {run.pages} result pages unusable: no_listing_json"
         assert run.stats["markwatch/pages_dropped/no_listing_json"] == run.pages
     assert f"health aliexpress: failed {run.reason}" in " ".join((out.stdout + out.stderr).split())
+
+
+def test_a_marketplace_that_answers_nothing_fails_the_run(client_file: Path, tmp_path: Path):
+    # Down (nothing listens) or answering 5xx to everything: no page came back, so the run
+    # failed; a cron job must see exit 1, not a quiet zero.
+    data = yaml.safe_load(client_file.read_text())
+    data["marketplaces"]["aliexpress"]["base_url"] = "http://127.0.0.1:9"
+    client_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    out = run_cli("run", "--config", str(client_file), "--db", str(tmp_path / "store.db"), "-m", "aliexpress",
+                  "--no-evidence")
+    assert out.returncode == 1, out.stdout + out.stderr
+    with db.session_scope(f"sqlite:///{tmp_path / 'store.db'}") as s:
+        run = s.scalars(select(m.CrawlRun)).one()
+    assert run.status == "failed" and run.reason.startswith("no result page could be fetched"), run.reason
+    assert "ConnectionRefusedError" in run.reason
