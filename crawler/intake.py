@@ -1,21 +1,35 @@
 """Taking in hits: what a counterfeit verdict sets in motion.
 
 A counterfeit listing becomes a takedown candidate, unless an analyst dismissed it
-and it has not changed since, or it is a relist of a listing already removed, in
-which case the new case is linked to the old one. `review` verdicts need nothing
-here: the triage queue is every unreviewed listing with that verdict.
+and it has not changed since or whitelisted its seller, or it is a relist of a listing
+already removed, in which case the new case is linked to the old one. `review`
+verdicts need nothing here: the triage queue is every unreviewed listing with that
+verdict.
 """
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
 from crawler import models as m
 
 
 def is_quiet(listing: m.Listing) -> bool:
-    """A dismissed listing stays quiet until its content changes."""
-    return listing.triage_state == "dismissed" and listing.triage_hash == listing.content_hash
+    """A dismissed listing stays quiet until its content changes; a seller the analysts
+    whitelisted stays quiet for good (no case, no alert, no evidence)."""
+    if listing.triage_state == "dismissed" and listing.triage_hash == listing.content_hash:
+        return True
+    if not listing.seller_id:
+        return False
+    session = object_session(listing)
+    return session is not None and bool(
+        session.scalar(
+            select(m.Seller.whitelisted).where(
+                m.Seller.marketplace == listing.marketplace, m.Seller.seller_id == listing.seller_id
+            )
+        )
+    )
 
 
 def take_in(session: Session, listing_pk: int, assessment_id: int) -> m.Case | None:

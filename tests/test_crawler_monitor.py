@@ -345,3 +345,22 @@ def test_a_marketplace_that_answers_nothing_fails_the_run(client_file: Path, tmp
         run = s.scalars(select(m.CrawlRun)).one()
     assert run.status == "failed" and run.reason.startswith("no result page could be fetched"), run.reason
     assert "ConnectionRefusedError" in run.reason
+
+
+def test_a_whitelisted_seller_gets_no_case_alert_or_evidence(client_file: Path, tmp_path: Path):
+    # The analysts whitelisted this seller in the triage UI: its hits are decided.
+    data = yaml.safe_load(client_file.read_text())
+    data["alerts"] = [{"url": "json://127.0.0.1:9/brand"}]
+    client_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    db.ensure_schema(url)
+    with db.session_scope(url) as s:
+        s.add(m.Seller(marketplace="aliexpress", seller_id="2231", name="TWS Factory Store", whitelisted=True))
+    report = run_cycle(load_client(client_file), url, marketplaces=["aliexpress"], evidence=False)
+    with db.session_scope(url) as s:
+        listing = s.scalars(select(m.Listing).where(m.Listing.listing_id == "1005006120001")).one()
+        assert db.latest_assessment(s, listing.id).verdict == "counterfeit"  # matching does not know
+        assert not s.scalars(select(m.Case).where(m.Case.listing_pk == listing.id)).all()
+        alerted = {r.payload["data"].get("listing") for r in s.scalars(select(m.OutboxAlert))}
+    assert report.new_hits and "aliexpress:1005006120001" not in alerted
+    assert listing.id not in report.evidence_due
