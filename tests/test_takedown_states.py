@@ -269,3 +269,19 @@ def test_submitting_on_an_expired_registration_is_refused(url: str, tmp_path: Pa
             f"case {case.id}: no registration of mark oldmark is in force on 2026-06-01 "
             "(12345678 (CN) expired on 2020-01-01); renew it before filing")
         assert case.state == "confirmed" and case.complaint_id is None
+
+
+def test_a_removed_listing_back_after_another_matched_its_case_is_a_relist_too(url: str) -> None:
+    # Another seller's copy matched the removed case first (intake closed it as relisted);
+    # the removed listing itself coming back must not go unnoticed.
+    with db.session_scope(url) as session:
+        old = case_in(session, "removed", marketplace="tmall")
+        copy = new_listing(session, marketplace="tmall")
+        tcases.open_relist(session, copy, old)
+        assert old.state == "relisted"
+        listing = old.listing
+        db.upsert_listing(session, {"marketplace": listing.marketplace, "listing_id": listing.listing_id,
+                                    "url": listing.url, "title": listing.title})
+        reopened = tcases.stay_down_check(session, [listing.key], "tmall")
+        assert [(c.listing_pk, c.relist_of) for c in reopened] == [(listing.id, old.id)]
+        assert tcases.stay_down_check(session, [listing.key], "tmall") == []  # nothing twice

@@ -117,9 +117,11 @@ def stay_down_check(
     seen = {k for k in seen_listing_keys if k.startswith(f"{run_marketplace}:")}
     if not seen:
         return []
+    # A removed case, or one already closed as relisted because another listing matched
+    # it first: the removed listing itself coming back is a relist of its own.
     removed = session.scalars(
         select(m.Case).join(m.Listing, m.Case.listing_pk == m.Listing.id).where(
-            m.Case.state == "removed", m.Listing.marketplace == run_marketplace
+            m.Case.state.in_(("removed", "relisted")), m.Listing.marketplace == run_marketplace
         ).order_by(m.Case.id)
     ).all()
     reopened = []
@@ -127,7 +129,10 @@ def stay_down_check(
         listing = case.listing
         # Only a sighting after the removal counts: the run may have started before an
         # analyst recorded the removal.
-        if listing.key in seen and listing.last_seen > case.state_since:
+        if listing.key not in seen or listing.last_seen <= case.state_since:
+            continue
+        linked = select(m.Case.id).where(m.Case.relist_of == case.id, m.Case.listing_pk == listing.id)
+        if session.scalars(linked).first() is None:
             reopened.append(open_relist(session, listing, case, actor=actor))
     return reopened
 
