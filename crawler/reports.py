@@ -32,9 +32,11 @@ from sqlalchemy.orm import Session
 from crawler import models as m
 from crawler.config import Client
 from crawler.files import write_whole
+from crawler.takedown.accuracy import OUTCOMES
 
 HIT_VERDICTS = ("counterfeit", "review")
-# Case states that mean "the platform took it down" and "we filed it".
+# Case states that mean "the platform took it down" and "we filed it"; a filed case is
+# decided by its last outcome, as `markwatch takedown accuracy` counts them.
 REMOVED_STATES = ("removed",)
 FILED_STATES = ("submitted",)
 # Cleanliness looks at this many top results per search term.
@@ -74,8 +76,9 @@ class Summary:
     triage: dict[str, int]
     cases_by_state: dict[str, int]
     filed: int
+    decided: int
     removed: int
-    takedown_rate: float | None
+    takedown_rate: float | None  # removed of the decided (pending complaints are not failures)
     median_days_to_removal: float | None
     relists: int
     cleanliness: float | None
@@ -93,6 +96,7 @@ class Summary:
             "triage": self.triage,
             "cases_by_state": self.cases_by_state,
             "filed": self.filed,
+            "decided": self.decided,
             "removed": self.removed,
             "takedown_rate": self.takedown_rate,
             "median_days_to_removal": self.median_days_to_removal,
@@ -150,7 +154,7 @@ def summary(session: Session, since: dt.datetime, until: dt.datetime | None = No
     for ev in session.scalars(select(m.CaseEvent).order_by(m.CaseEvent.id)):
         events[ev.case_id].append(ev)
     by_state = Counter(c.state for c in cases)
-    filed = removed = relists = 0
+    filed = decided = removed = relists = 0
     durations: list[float] = []
     for case in cases:
         evs = events.get(case.id, [])
@@ -162,8 +166,11 @@ def summary(session: Session, since: dt.datetime, until: dt.datetime | None = No
             continue
         filed += 1
         if removed_at is not None:
-            removed += 1
             durations.append((removed_at - filed_at).total_seconds() / 86400)
+        outcome = next((e.to_state for e in reversed(evs) if e.to_state in OUTCOMES), None)
+        if outcome is not None:
+            decided += 1
+            removed += outcome in REMOVED_STATES
     clean_terms = cleanliness(session, since, rows)
     return Summary(
         since=since,
@@ -175,8 +182,9 @@ def summary(session: Session, since: dt.datetime, until: dt.datetime | None = No
         triage=dict(triage),
         cases_by_state=dict(by_state),
         filed=filed,
+        decided=decided,
         removed=removed,
-        takedown_rate=(removed / filed) if filed else None,
+        takedown_rate=(removed / decided) if decided else None,
         median_days_to_removal=round(statistics.median(durations), 2) if durations else None,
         relists=relists,
         cleanliness=(statistics.fmean(s for _, s, _ in clean_terms) if clean_terms else None),

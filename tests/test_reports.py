@@ -88,9 +88,13 @@ def test_takedown_figures(seeded: Seeded) -> None:
         case = s.query(m.Case).one()
         transition(s, case, "submitted", "test", complaint_id="IPP-1")
         transition(s, case, "removed", "test")
+        # Another complaint filed and not decided yet: pending, not a failure (as `takedown accuracy`).
+        other = s.get(m.Listing, seeded.pks["aliexpress:1002"])
+        pending = actions.confirm(s, other, "counterfeit", "test")
+        transition(s, pending, "submitted", "test", complaint_id="IPP-2")
     with storage.session_scope(seeded.db_url) as s:
         summary = reports.summary(s, reports.parse_since("7d"))
-    assert (summary.filed, summary.removed, summary.takedown_rate) == (1, 1, 1.0)
+    assert (summary.filed, summary.decided, summary.removed, summary.takedown_rate) == (2, 1, 1, 1.0)
     assert summary.median_days_to_removal is not None and summary.median_days_to_removal < 1
 
 
