@@ -65,13 +65,17 @@ def fail(message: str) -> None:
     raise UsageError(message)
 
 
-def partial_output(out: Path) -> Path:
-    """The temporary file an output is written to before it replaces `out` whole;
-    a path that cannot be written ends the command with one line."""
+def writable_output(out: Path) -> None:
+    """End the command with one line when `out` cannot be written as a file."""
     if out.is_dir():
         fail(f"{out}: is a folder; expected a file name")
     if not out.parent.is_dir():
         fail(f"{out}: the folder {out.parent} does not exist")
+
+
+def partial_output(out: Path) -> Path:
+    """The temporary file an output is written to before it replaces `out` whole."""
+    writable_output(out)
     return out.with_name(out.name + ".partial")
 
 
@@ -992,6 +996,8 @@ def report(
     from crawler import reports
 
     client = load(config) if config else None
+    if out is not None:
+        writable_output(out)
     url = existing_store(db)
     if url is None:
         return

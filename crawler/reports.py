@@ -57,9 +57,12 @@ def parse_since(value: str, now: dt.datetime | None = None) -> dt.datetime:
         n, unit = int(match.group(1)), match.group(2)
         return now - {"h": dt.timedelta(hours=n), "d": dt.timedelta(days=n), "w": dt.timedelta(weeks=n)}[unit]
     try:
-        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+        start = dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
     except ValueError:
         raise ReportError(f"--since: expected a period such as 7d, 24h, 2w or a date YYYY-MM-DD, got {value!r}") from None
+    if start > now:
+        raise ReportError(f"--since: expected a date up to today, got {value!r}, which is in the future")
+    return start
 
 
 # ---------------------------------------------------------------- figures
@@ -472,5 +475,6 @@ def write_report(
         built = build_report(session, start, client=client, thumbnails=(fmt == "html"))
         text = FORMATS[fmt](built)
     if path is not None:
-        write_whole(Path(path), text.encode("utf-8"))
+        # A byte-order mark tells spreadsheet programs the CSV is UTF-8 (Chinese titles).
+        write_whole(Path(path), (("\ufeff" if fmt == "csv" else "") + text).encode("utf-8"))
     return built, text

@@ -122,3 +122,13 @@ def test_cleanliness_counts_every_marketplace_s_latest_run(tmp_path: Path) -> No
                     s, listing, SimpleNamespace(score=0.5, verdict=verdict, mark_id="acme", signals=[]), "1"
                 )
         assert reports.cleanliness(s, since) == [("ACME", 2 / 3, 3)]
+
+
+def test_report_files_open_right_and_bad_periods_or_paths_are_refused(seeded: Seeded, tmp_path: Path) -> None:
+    out = tmp_path / "hits.csv"
+    assert run_cli("report", "--format", "csv", "--out", str(out), "--db", seeded.db_url).returncode == 0
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # spreadsheets read the Chinese titles as UTF-8
+    r = run_cli("report", "--since", "2999-01-01", "--db", seeded.db_url)
+    assert r.returncode == 2 and "in the future" in r.stderr
+    r = run_cli("report", "--out", str(tmp_path / "no" / "such" / "r.html"), "--db", seeded.db_url)
+    assert r.returncode == 2 and "does not exist" in r.stderr and not (tmp_path / "no").exists()
