@@ -285,3 +285,22 @@ def test_a_removed_listing_back_after_another_matched_its_case_is_a_relist_too(u
         reopened = tcases.stay_down_check(session, [listing.key], "tmall")
         assert [(c.listing_pk, c.relist_of) for c in reopened] == [(listing.id, old.id)]
         assert tcases.stay_down_check(session, [listing.key], "tmall") == []  # nothing twice
+
+
+def test_the_readme_shows_every_allowed_move() -> None:
+    # Analysts plan from the README's state diagram: it must not hide a move the protocol allows.
+    import re
+    from pathlib import Path
+
+    from crawler.takedown.states import ALLOWED
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = text[text.index("candidate -> confirmed | dismissed"):]
+    block = block[: block.index("```")]
+    shown: dict[str, set[str]] = {}
+    for line in block.splitlines():
+        head, _, rest = line.partition(" -> ")
+        if rest:
+            moves = re.sub(r"\(.*", "", rest.split("  ")[0])
+            shown[head.strip()] = {w.split()[0] for w in moves.split("|") if w.strip()}
+    assert shown == {k: set(v) for k, v in ALLOWED.items() if v}
