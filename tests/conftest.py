@@ -50,3 +50,22 @@ def market_server(tmp_path_factory: pytest.TempPathFactory):
     images = tmp_path_factory.mktemp("market-images")
     with MarketplaceServer(sample_catalogue(images), images) as server:
         yield server
+
+
+@pytest.fixture
+def seeded(tmp_path: Path):
+    """The triage UI's seeded store (tests/test_web_seed.py)."""
+    from tests.test_web_seed import seed_store
+
+    return seed_store(tmp_path)
+
+
+@pytest.fixture
+def web(seeded):
+    """The triage UI on the seeded store, in this process."""
+    from fastapi.testclient import TestClient
+
+    from crawler.config import load_client
+    from crawler.web import create_app
+
+    return TestClient(create_app(load_client(seeded.config), seeded.db_url), follow_redirects=False)

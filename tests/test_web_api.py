@@ -10,26 +10,14 @@ import re
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from crawler import db as storage
 from crawler import models as m
 from crawler.config import load_client
 from crawler.web import create_app
-from tests.test_web_seed import XSS_TITLE, Seeded, seed_store
-
-
-@pytest.fixture()
-def seeded(tmp_path: Path) -> Seeded:
-    return seed_store(tmp_path)
-
-
-@pytest.fixture()
-def web(seeded: Seeded) -> TestClient:
-    return TestClient(create_app(load_client(seeded.config), seeded.db_url), follow_redirects=False)
+from tests.test_web_seed import XSS_TITLE, Seeded
 
 
 def csrf(client: TestClient) -> str:
@@ -176,7 +164,8 @@ def test_media_serves_only_registered_and_stored_images(web: TestClient, seeded:
     got = web.get(f"/media/evidence/{ev_id}")
     assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == digest
     # Stored without an extension: the screenshot is recognised by its bytes and shown.
-    assert got.headers["content-type"] == "image/png" and got.headers["content-disposition"] == "inline"
+    assert got.headers["content-type"] == "image/png"
+    assert got.headers["content-disposition"] == f'inline; filename="aliexpress-1001-screenshot-{digest}.png"'
     page = seeded.root / "store-data" / "evidence" / "sha256" / "ab" / "cdef"
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("<html><script>alert(1)</script></html>")

@@ -12,12 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import re
 import secrets
 import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -124,11 +127,16 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        wants_html = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api")
-        if not wants_html:
+        if not _wants_html(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        body = _render(request, "error.html", status=exc.status_code, message=str(exc.detail))
-        return HTMLResponse(body, status_code=exc.status_code)
+        return _error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # The JSON API keeps FastAPI's structured 422; a page gets one readable line.
+        if not _wants_html(request):
+            return await request_validation_exception_handler(request, exc)
+        return _error_page(request, 422, validation_message(exc.errors()))
 
     _pages(app)
     from crawler.web.api import router
@@ -153,6 +161,92 @@ def _default_actor() -> str:
         return f"web:{getpass.getuser()}"
     except (OSError, KeyError):
         return "web:analyst"
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api")
+
+
+def back_link(path: str) -> tuple[str, str]:
+    """Where an error page sends the user back to: the page the failed request belongs to."""
+    if path.startswith("/cases"):
+        return "/cases", "Back to the cases board"
+    if path.startswith(("/readiness", "/takedown")):
+        return "/readiness", "Back to takedown readiness"
+    if path.startswith("/dashboard"):
+        return "/dashboard", "Back to the dashboard"
+    hit = re.match(r"/hits/(\d+)(/|$)", path)
+    if hit and hit.group(2) == "/":
+        return f"/hits/{hit.group(1)}", "Back to the hit"
+    return "/queue", "Back to the queue"
+
+
+def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    href, label = back_link(request.url.path)
+    body = _render(request, "error.html", status=status, message=message, back_href=href, back_label=label)
+    return HTMLResponse(body, status_code=status)
+
+
+# What a query or form field should have held, by pydantic's error type.
+_EXPECTED = {
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "int_type": "a whole number",
+    "bool_parsing": "1 or 0",
+    "date_parsing": "a date as YYYY-MM-DD",
+    "date_from_datetime_parsing": "a date as YYYY-MM-DD",
+    "date_from_datetime_inexact": "a date as YYYY-MM-DD",
+    "date_type": "a date as YYYY-MM-DD",
+    "missing": "a value",
+}
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def validation_message(errors: Any) -> str:
+    """Request validation errors as one line: each field, what was expected, what came."""
+    parts = []
+    for err in errors:
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("query", "path", "body", "header", "cookie")]
+        field = ".".join(loc) or "request"
+        kind = str(err.get("type", ""))
+        ctx = err.get("ctx") or {}
+        expected = _EXPECTED.get(kind)
+        if expected is None:
+            if kind == "greater_than_equal":
+                expected = f"at least {_number(ctx.get('ge'))}"
+            elif kind == "greater_than":
+                expected = f"more than {_number(ctx.get('gt'))}"
+            elif kind == "less_than_equal":
+                expected = f"at most {_number(ctx.get('le'))}"
+            elif kind == "less_than":
+                expected = f"less than {_number(ctx.get('lt'))}"
+            elif kind == "string_too_long":
+                expected = f"at most {ctx.get('max_length')} characters"
+            elif kind == "string_pattern_mismatch":
+                choices = re.fullmatch(r"\^\(([\w |-]+)\)\??\$", str(ctx.get("pattern", "")))
+                expected = f"one of {', '.join(choices.group(1).split('|'))}" if choices else "another value"
+            else:
+                msg = str(err.get("msg", "a valid value"))
+                expected = msg[:1].lower() + msg[1:]
+        got = err.get("input")
+        shown = f" (got {str(got)[:40]!r})" if kind != "missing" and isinstance(got, (str, int, float)) else ""
+        parts.append(f"{field}: expected {expected}{shown}")
+    return "; ".join(parts) or "the request is not valid"
+
+
+# The takedown rules speak to the command line; the web forms name their fields instead.
+_CLI_WORDING = (("(--complaint-id)", "(the complaint id field)"), ("--complaint-id", "the complaint id field"))
+
+
+def web_wording(message: str) -> str:
+    for cli, web in _CLI_WORDING:
+        message = message.replace(cli, web)
+    return message
 
 
 def _plain(status: int, message: str) -> Response:
@@ -355,7 +449,7 @@ def _pages(app: FastAPI) -> None:
         try:
             message = await run_in_threadpool(run)
         except actions.ActionError as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise HTTPException(409, web_wording(str(exc))) from None
         flash(request, message)
         return RedirectResponse(target, status_code=303)
 
@@ -441,6 +535,8 @@ def _pages(app: FastAPI) -> None:
         with session_scope(request.app.state.db_url) as s:
             row = s.get(m.Evidence, evidence_id)
             stored = row.path if row else None
+            owner = s.get(m.Listing, row.listing_pk) if row else None
+            key, kind, digest = (owner.key if owner else "listing"), (row.kind if row else ""), (row.sha256 if row else "")
         root: Path = request.app.state.evidence_dir
         path = (root / stored).resolve() if stored else None
         # Only files inside the evidence folder, whatever a row says.
@@ -450,13 +546,33 @@ def _pages(app: FastAPI) -> None:
         # screenshot shows inline; saved marketplace HTML must never run in our
         # origin, so everything else downloads.
         media = _image_type(path)
+        name = evidence_download_name(key, kind, digest, media)
         if media is not None:
-            return FileResponse(path, media_type=media, headers={"Content-Disposition": "inline"})
+            return FileResponse(path, media_type=media, headers={"Content-Disposition": f'inline; filename="{name}"'})
         return FileResponse(
             path,
             media_type="application/octet-stream",
-            headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
+
+
+# Extensions by evidence kind, as the takedown packages name their evidence files.
+EVIDENCE_SUFFIX = {"screenshot": ".png", "html": ".html", "dom": ".html", "meta": ".json"}
+IMAGE_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
+
+
+def evidence_download_name(listing_key: str, kind: str, sha256: str, media: str | None = None) -> str:
+    """`<listing key>-<kind>-<sha256><ext>`: the takedown package's pattern, with the whole hash.
+
+    Only letters, digits, dot, dash and underscore, so it is safe in a header.
+    """
+    def slug(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:80] or "x"
+
+    suffix = IMAGE_SUFFIX.get(media or "") if media else None
+    suffix = suffix or EVIDENCE_SUFFIX.get(kind, "")
+    digest = sha256.lower() if re.fullmatch(r"[0-9a-fA-F]{64}", sha256 or "") else "unknown"
+    return f"{slug(listing_key)}-{slug(kind)}-{digest}{suffix}"
 
 
 def _image_type(path: Path) -> str | None:

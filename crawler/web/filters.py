@@ -7,6 +7,7 @@ import urllib.parse
 from typing import Annotated, Any
 
 from fastapi import Query, Request
+from pydantic import BeforeValidator, Field
 
 from crawler.web import queries
 from crawler.web.security import since_last_visit
@@ -14,23 +15,38 @@ from crawler.web.security import since_last_visit
 PER_PAGE = 50
 
 
+def _blank_is_unset(value: Any) -> Any:
+    """An empty form field means "no filter": the queue's form submits every field."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+# Blank values become None before the type and range checks run (which apply only to a value).
+Blank = BeforeValidator(_blank_is_unset)
+Score = Annotated[float, Field(ge=0, le=1)]
+PageNumber = Annotated[int, Field(ge=1, le=100000)]
+TriageState = Annotated[str, Field(pattern="^(open|confirmed|dismissed|all)$")]
+
+
 def queue_filter(
     marketplace: Annotated[str | None, Query(max_length=40)] = None,
     mark: Annotated[str | None, Query(max_length=100)] = None,
     verdict: Annotated[str | None, Query(pattern="^(counterfeit|review|clear)?$")] = None,
-    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
-    max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    min_score: Annotated[Score | None, Blank, Query()] = None,
+    max_score: Annotated[Score | None, Blank, Query()] = None,
     seller: Annotated[str | None, Query(max_length=200)] = None,
-    date_from: Annotated[dt.date | None, Query()] = None,
-    date_to: Annotated[dt.date | None, Query()] = None,
-    new: Annotated[bool, Query()] = False,
-    state: Annotated[str, Query(pattern="^(open|confirmed|dismissed|all)$")] = "open",
-    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    date_from: Annotated[dt.date | None, Blank, Query()] = None,
+    date_to: Annotated[dt.date | None, Blank, Query()] = None,
+    new: Annotated[bool | None, Blank, Query()] = None,
+    state: Annotated[TriageState | None, Blank, Query()] = None,
+    page: Annotated[PageNumber | None, Blank, Query()] = None,
 ) -> dict[str, Any]:
     return {
         "marketplace": marketplace or None, "mark": mark or None, "verdict": verdict or None,
         "min_score": min_score, "max_score": max_score, "seller": seller or None,
-        "date_from": date_from, "date_to": date_to, "new": new, "state": state, "page": page,
+        "date_from": date_from, "date_to": date_to, "new": bool(new), "state": state or "open",
+        "page": page or 1,
     }
 
 

@@ -10,6 +10,7 @@ and hides sellers the analysts whitelisted.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -121,19 +122,31 @@ def queue(session: Session, flt: QueueFilter) -> tuple[list[tuple[m.Listing, m.A
 
 
 def neighbours(session: Session, flt: QueueFilter, listing_pk: int) -> tuple[int | None, int | None]:
-    """The previous and next hit in queue order (for j/k on the detail page)."""
+    """The previous and next hit in queue order (for j/k on the detail page).
+
+    A listing just confirmed or dismissed has left the open queue: its neighbours are
+    then the hits around the place its sort key (score, id) held, so `j` after `c`
+    goes on to the hit that followed it, not back to the top.
+    """
     newest = newest_assessment_ids()
     stmt = (
-        select(m.Listing.id)
+        select(m.Listing.id, m.AssessmentRow.score)
         .join(newest, newest.c.listing_pk == m.Listing.id)
         .join(m.AssessmentRow, m.AssessmentRow.id == newest.c.aid)
     )
     stmt = flt.apply(stmt).order_by(m.AssessmentRow.score.desc(), m.Listing.id.desc()).limit(5000)
-    ids = list(session.scalars(stmt))
-    if listing_pk not in ids:
+    rows = [(pk, score) for pk, score in session.execute(stmt)]
+    ids = [pk for pk, _ in rows]
+    if listing_pk in ids:
+        i = ids.index(listing_pk)
+        return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+    own = latest(session, listing_pk)
+    if own is None:
         return None, ids[0] if ids else None
-    i = ids.index(listing_pk)
-    return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+    # Queue order is score descending, then id descending: count the hits ranked before.
+    mine = (-own.score, -listing_pk)
+    at = sum(1 for pk, score in rows if (-score, -pk) < mine)
+    return (ids[at - 1] if at > 0 else None), (ids[at] if at < len(ids) else None)
 
 
 def facets(session: Session) -> dict[str, list[str]]:
@@ -257,15 +270,87 @@ def seller_network(
         figures = {k: getattr(stats, k) for k in ("listings", "hits", "reviews", "confirmed", "removed", "relists", "risk")}
     linked: list[dict[str, Any]] = []
     for cluster in report.clusters:
-        if not any(member.ref == me for member in cluster.members):
-            continue
-        for member in cluster.members:
-            if member.ref == me:
-                continue
-            reasons = sorted({lk.detail for lk in cluster.links if member.ref in (lk.a, lk.b)})
-            linked.append({"marketplace": member.marketplace, "seller_id": member.seller_id, "name": member.name,
-                           "reason": "; ".join(reasons[:3]) or f"same network (cluster {cluster.id})"})
+        if any(member.ref == me for member in cluster.members):
+            linked = linked_sellers(session, me, cluster)
+            break
     return figures, linked
+
+
+def _shared_things(cluster: Any) -> dict[str, set[tuple[str, str]]]:
+    """Each link reason of a cluster and every seller it links.
+
+    The seller module links the sellers sharing one thing (a photo, a contact, a
+    name) in a star, first seller to each other; all of them share that thing.
+    """
+    things: dict[str, set[tuple[str, str]]] = {}
+    for lk in cluster.links:
+        things.setdefault(lk.detail, set()).update((tuple(lk.a), tuple(lk.b)))
+    return things
+
+
+_SHA_REASON = re.compile(r"same photo \(sha256 ([0-9a-f]+)\.*\)")
+_PHASH_REASON = re.compile(r"same photo \(pHash ([0-9a-f]+)\)")
+
+
+def _one_reason_per_photo(session: Session, refs: set[tuple[str, str]], reasons: list[str]) -> list[str]:
+    """Drop "same photo (pHash ...)" when a "same photo (sha256 ...)" reason names the same picture."""
+    shas = [match.group(1) for r in reasons if (match := _SHA_REASON.fullmatch(r))]
+    if not shas or not any(_PHASH_REASON.fullmatch(r) for r in reasons):
+        return reasons
+    covered: set[str] = set()
+    for marketplace, seller_id in refs:
+        rows = session.execute(
+            select(m.ListingImage.sha256, m.ListingImage.phash)
+            .join(m.Listing, m.Listing.id == m.ListingImage.listing_pk)
+            .where(m.Listing.marketplace == marketplace, m.Listing.seller_id == seller_id,
+                   m.ListingImage.sha256.is_not(None), m.ListingImage.phash.is_not(None))
+        )
+        covered.update(phash.lower() for sha, phash in rows if any(sha.startswith(p) for p in shas))
+    return [r for r in reasons if not ((match := _PHASH_REASON.fullmatch(r)) and match.group(1) in covered)]
+
+
+def linked_sellers(session: Session, me: tuple[str, str], cluster: Any) -> list[dict[str, Any]]:
+    """The other members of `me`'s cluster, each with what links it to `me`.
+
+    A seller sharing something with `me` gets those reasons (one per shared photo,
+    contact or name); one linked only through others gets "through <seller>", the
+    sellers on the shortest chain from `me`.
+    """
+    things = _shared_things(cluster)
+    adjacent: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for refs in things.values():
+        for ref in refs:
+            adjacent.setdefault(ref, set()).update(refs - {ref})
+    # Breadth first from `me`: the chain of sellers that reaches each member.
+    via: dict[tuple[str, str], list[tuple[str, str]]] = {me: []}
+    frontier = [me]
+    while frontier:
+        nxt = []
+        for ref in frontier:
+            for other in sorted(adjacent.get(ref, ())):
+                if other not in via:
+                    via[other] = [*via[ref], ref] if ref != me else []
+                    nxt.append(other)
+        frontier = nxt
+    out: list[dict[str, Any]] = []
+    for member in cluster.members:
+        ref = tuple(member.ref)
+        if ref == me:
+            continue
+        reasons = sorted(detail for detail, refs in things.items() if me in refs and ref in refs)
+        reasons = _one_reason_per_photo(session, {me, ref}, reasons)
+        chain = via.get(ref)
+        if reasons:
+            text = "; ".join(reasons[:3]) + (f"; {len(reasons) - 3} more" if len(reasons) > 3 else "")
+        elif chain:
+            text = "through " + ", ".join(f"{mp}:{sid}" for mp, sid in chain)
+        else:
+            text = f"same network (cluster {cluster.id})"
+        out.append({"marketplace": member.marketplace, "seller_id": member.seller_id, "name": member.name,
+                    "reason": text, "direct": bool(reasons), "through": [f"{mp}:{sid}" for mp, sid in chain or []]})
+    # Sellers linked to this one directly first, in the cluster's (riskiest first) order.
+    out.sort(key=lambda row: not row["direct"])
+    return out
 
 
 def detail(session: Session, client: Client | None, listing_pk: int) -> Detail | None:
