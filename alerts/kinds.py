@@ -166,21 +166,32 @@ def _msrp(
     return None
 
 
+def signal_rank(signal: dict[str, Any]) -> tuple[bool, float]:
+    """Sort key, strongest first: by score, with the goods' fit (context) last whatever its
+    score, since it only explains the other signals (the rule of `AssessmentRow.strongest_signal`)."""
+    return (signal.get("kind") == "context", -float(signal.get("score") or 0))
+
+
+def sort_hits(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A digest's hits, highest score first (stable, so attachments and text agree)."""
+    return sorted(items, key=lambda i: -float(i.get("score") or 0))
+
+
 def hit_payload(
     client: Client | None, listing: m.Listing, assessment: m.AssessmentRow
 ) -> dict[str, Any]:
     """What a digest needs to show one hit, frozen at enqueue time."""
-    signals = sorted(assessment.signals or [], key=lambda s: -float(s.get("score", 0)))[
-        :TOP_SIGNALS
-    ]
+    signals = sorted(assessment.signals or [], key=signal_rank)[:TOP_SIGNALS]
     image_path, image_url = _first_image(listing)
     mark_title = assessment.mark_id
     mark_image = None
+    mark_image_kind = None  # "mark": a registered image; "product": a photo of the genuine goods
     if client is not None and assessment.mark_id:
         try:
             mark = client.mark(assessment.mark_id)
             mark_title = mark.title
-            mark_image = str(mark.images[0]) if mark.images else None
+            if mark.images:
+                mark_image, mark_image_kind = str(mark.images[0]), "mark"
         except KeyError:
             pass
     msrp = _msrp(client, assessment.mark_id, assessment.product_id)
@@ -191,7 +202,7 @@ def hit_payload(
         if price_base is not None and msrp_base:
             ratio = round(price_base / msrp_base, 4)
     if mark_image is None and msrp and msrp[3]:
-        mark_image = str(msrp[3][0])
+        mark_image, mark_image_kind = str(msrp[3][0]), "product"
     return {
         "listing": listing.key,
         "listing_pk": listing.id,
@@ -217,6 +228,7 @@ def hit_payload(
         "listing_image": image_path,
         "listing_image_url": image_url,
         "mark_image": mark_image,
+        "mark_image_kind": mark_image_kind,
     }
 
 
@@ -268,8 +280,33 @@ def _money(amount: Any, currency: Any) -> str:
     return f"{float(amount):.2f} {clean(currency or '', 3)}".strip()
 
 
-def hits_document(items: list[dict[str, Any]], cycle: str | None, attached: dict[str, str]) -> Doc:
-    """The digest of new hits; `attached` maps `<n>-listing` / `<n>-mark` to file names."""
+PHOTO_NOT_ATTACHED = "Photo not attached: see the listing."
+
+
+def _reference_caption(item: dict[str, Any]) -> str:
+    """What the brand-side picture is: the registered mark, or a photo of the genuine goods."""
+    title = item.get("mark_title") or item.get("mark_id")
+    kind = item.get("mark_image_kind")
+    if kind == "mark":
+        return f"registered mark: {title}"
+    if kind == "product":
+        return f"genuine product photo: {item.get('product') or title}"
+    return f"reference image: {title}"  # queued before the payload said which
+
+
+def hits_document(
+    items: list[dict[str, Any]],
+    cycle: str | None,
+    attached: dict[str, str],
+    link_photos: bool = False,
+) -> Doc:
+    """The digest of new hits, highest score first; `attached` maps `<n>-listing` /
+    `<n>-mark` to the names of files sent with the message (n counts in that order).
+
+    `link_photos`: link each listing's photo on the seller's host, for targets that take
+    no files (Slack webhooks); others show attached photos only.
+    """
+    items = sort_hits(items)
     counterfeit = sum(1 for i in items if i.get("verdict") == "counterfeit")
     review = len(items) - counterfeit
     marks = sorted({str(i.get("mark_title") or i.get("mark_id") or "?") for i in items})
@@ -277,10 +314,22 @@ def hits_document(items: list[dict[str, Any]], cycle: str | None, attached: dict
     doc = Doc(
         title=f"markwatch: {len(items)} new hit{'s' if len(items) != 1 else ''} ({what}) for {', '.join(marks)}"
     )
-    doc.p(
-        f"New listings that look like counterfeits of {', '.join(marks)}"
-        + (f" (cycle {cycle})." if cycle else ".")
-    )
+    if cycle and cycle.startswith("rescore-"):
+        doc.p(
+            f"Stored listings that now look like counterfeits of {', '.join(marks)} after "
+            f"`markwatch rescore` ({cycle.removeprefix('rescore-')})."
+        )
+    else:
+        doc.p(
+            f"New listings that look like counterfeits of {', '.join(marks)}"
+            + (f" (cycle {cycle})." if cycle else ".")
+        )
+    with_photos = {int(k.split("-", 1)[0]) for k in attached if k.split("-", 1)[0].isdigit()}
+    if with_photos and len(items) > max(with_photos):
+        doc.p(
+            f"Photos are attached for the first {max(with_photos)} hits only; "
+            "for the others, open the listing."
+        )
     for n, item in enumerate(items[:MAX_DIGEST_ITEMS], start=1):
         doc.hr()
         doc.h(
@@ -308,7 +357,7 @@ def hits_document(items: list[dict[str, Any]], cycle: str | None, attached: dict
                 ["Link: ", Link(str(item.get("url") or ""), item.get("url"))],
             ]
         )
-        signals = item.get("signals") or []
+        signals = sorted(item.get("signals") or [], key=signal_rank)
         if signals:
             doc.p("Top signals:")
             doc.ul(
@@ -322,12 +371,14 @@ def hits_document(items: list[dict[str, Any]], cycle: str | None, attached: dict
             )
         doc.images(
             [
-                Image("listing image", attached.get(f"{n}-listing"), item.get("listing_image_url")),
                 Image(
-                    f"registered mark: {item.get('mark_title') or item.get('mark_id')}",
-                    attached.get(f"{n}-mark"),
+                    "listing image",
+                    attached.get(f"{n}-listing"),
+                    item.get("listing_image_url") if link_photos else None,
                 ),
-            ]
+                Image(_reference_caption(item), attached.get(f"{n}-mark")),
+            ],
+            missing=PHOTO_NOT_ATTACHED,
         )
     if len(items) > MAX_DIGEST_ITEMS:
         doc.p(
@@ -382,7 +433,7 @@ def review_document(item: dict[str, Any]) -> Doc:
     doc = Doc(title=f"markwatch: {count} listing{'s' if count != 1 else ''} waiting for review")
     doc.p(
         f"{count} listing{'s' if count != 1 else ''} scored between the review and counterfeit thresholds "
-        "and wait for an analyst (",
+        f"and {'waits' if count == 1 else 'wait'} for an analyst (",
         Bold("markwatch serve"),
         " opens the triage queue).",
     )
@@ -647,7 +698,11 @@ def queued_document(title: str, body: str) -> Doc:
 
 
 def document(
-    kind: str, items: list[dict[str, Any]], group: str | None, attached: dict[str, str]
+    kind: str,
+    items: list[dict[str, Any]],
+    group: str | None,
+    attached: dict[str, str],
+    link_photos: bool = False,
 ) -> Doc:
     """The message for one outbox group (one item for kinds that are not digests)."""
     if items and "_queued" in items[0]:
@@ -655,7 +710,7 @@ def document(
         return queued_document(str(queued.get("title") or kind), str(queued.get("body") or ""))
     cycle = group.split(":", 1)[1] if group and ":" in group else None
     if kind == "hits":
-        return hits_document(items, cycle, attached)
+        return hits_document(items, cycle, attached, link_photos)
     if kind == "health":
         return health_document(items, cycle)
     item = items[0]

@@ -37,7 +37,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from alerts import render
-from alerts.kinds import Alert, document
+from alerts.kinds import Alert, document, sort_hits
 from alerts.targets import Target, instantiate, masked_logs
 from crawler import models as m
 from crawler.config import Client
@@ -361,8 +361,12 @@ def send(
     if plugin is None:
         return False, f"apprise cannot load the URL {target.display}"
     fmt = _format_of(plugin)
+    if kind == "hits":
+        # The order the digest shows them in, so hit n's attachments are hit n's.
+        items = sort_hits(items)
     attached, attach = _attachments(kind, items, plugin)
-    doc = document(kind, items, group, attached)
+    # Only targets that take no files link the photos on the seller's host (README).
+    doc = document(kind, items, group, attached, link_photos=not _can_attach(plugin))
     body = render.write(doc, fmt)
     headers = getattr(plugin, "headers", None)
     if isinstance(headers, dict):

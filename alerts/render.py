@@ -84,7 +84,10 @@ Seg = str | Link | Bold
 class Image:
     caption: str
     cid: str | None = None  # name of an attached file, for email
-    url: str | None = None  # a remote copy, linked
+    # A remote copy: linked (never loaded) where the format has no attachments (Slack
+    # webhooks). Email never references it: opening the message would fetch the photo
+    # from the seller's host and tell them who is watching, and from where.
+    url: str | None = None
 
 
 @dataclass
@@ -107,9 +110,10 @@ class Doc:
             self.blocks.append(("ul", items))
         return self
 
-    def images(self, images: list[Image]) -> Doc:
-        if images:
-            self.blocks.append(("images", images))
+    def images(self, images: list[Image], missing: str | None = None) -> Doc:
+        """Pictures; `missing` is said instead when the format can show none of them."""
+        if images or missing:
+            self.blocks.append(("images", (images, missing)))
         return self
 
     def hr(self) -> Doc:
@@ -147,38 +151,40 @@ def _line(segs: list[Seg], fmt: str) -> str:
     return "".join(_seg(s, fmt) for s in segs)
 
 
-def _images(images: list[Image], fmt: str) -> str:
+def _shown(img: Image, fmt: str) -> bool:
+    """Whether `img` appears in `fmt`: attached files everywhere, remote copies only as
+    Markdown links; HTML (email) and plain text never point at the seller's host."""
+    return bool(img.cid) or (fmt == MARKDOWN and safe_url(img.url) is not None)
+
+
+def _images(images: list[Image], missing: str | None, fmt: str) -> str:
+    shown = [img for img in images if _shown(img, fmt)]
+    if not shown:
+        if not missing:
+            return ""
+        return f"<p><i>{escape_html(missing)}</i></p>" if fmt == HTML else _seg(missing, fmt)
     if fmt == HTML:
         cells, captions = [], []
-        for img in images:
-            src = f"cid:{quote(img.cid)}" if img.cid else safe_url(img.url)
-            if src:
-                cells.append(
-                    f'<td style="padding:4px"><img src="{html.escape(src, quote=True)}" '
-                    f'alt="{escape_html(img.caption)}" width="180" style="max-width:180px"></td>'
-                )
-            else:
-                cells.append('<td style="padding:4px">(no image)</td>')
+        for img in shown:
+            src = f"cid:{quote(img.cid or '')}"
+            cells.append(
+                f'<td style="padding:4px"><img src="{html.escape(src, quote=True)}" '
+                f'alt="{escape_html(img.caption)}" width="180" style="max-width:180px"></td>'
+            )
             captions.append(
                 f'<td style="padding:4px;font-size:small">{escape_html(img.caption)}</td>'
             )
         return f"<table><tr>{''.join(cells)}</tr><tr>{''.join(captions)}</tr></table>"
     parts = []
-    for img in images:
-        url = safe_url(img.url)
-        if fmt == MARKDOWN:
-            where = (
-                f"[{escape_markdown(img.caption)}]({url})" if url else escape_markdown(img.caption)
+    for img in shown:
+        if img.cid:
+            parts.append(
+                f"{clean(img.caption)} (attached as {clean(img.cid)})"
+                if fmt == TEXT
+                else f"{escape_markdown(img.caption)} \\(attached as {escape_markdown(img.cid)}\\)"
             )
         else:
-            where = f"{clean(img.caption)} <{url}>" if url else clean(img.caption)
-        if img.cid:
-            where += (
-                f" (attached as {img.cid})"
-                if fmt == TEXT
-                else f" \\(attached as {escape_markdown(img.cid)}\\)"
-            )
-        parts.append(where)
+            parts.append(f"[{escape_markdown(img.caption)}]({safe_url(img.url)})")
     return " | ".join(parts)
 
 
@@ -203,7 +209,10 @@ def write(doc: Doc, fmt: str) -> str:
             else:
                 out.append("\n".join(f"- {i}" for i in items))
         elif kind == "images":
-            out.append(_images(value, fmt))  # type: ignore[arg-type]
+            images, missing = value  # type: ignore[misc]
+            text = _images(images, missing, fmt)
+            if text:
+                out.append(text)
         elif kind == "hr":
             out.append("<hr>" if fmt == HTML else "---")
     if fmt == HTML:

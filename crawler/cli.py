@@ -435,8 +435,9 @@ def rescore(
     console.print(
         f"Assessed {counts['assessed']} of {counts['listings']} listings: "
         f"{counts['counterfeit']} counterfeit, {counts['review']} review, {counts['clear']} clear; "
-        f"{counts['changed']} changed verdict.",
-        highlight=False,
+        f"{counts['changed']} changed verdict; {counts['alerts_queued']} new hit(s) queued for alerts "
+        "(sent by the next `markwatch run` or `markwatch alerts flush`)." + "".join(f"\n{line}" for line in counts["changed_lines"]),
+        highlight=False, markup=False,
     )
 
 
@@ -1193,7 +1194,11 @@ def sellers_cmd(
         ctable.add_column(col, overflow="fold")
     for c in groups:
         members = "\n".join(f"{s.key} {s.name or ''}".strip() for s in c.members)
-        reasons = sorted({lk.detail for lk in c.links})
+        # Each shared thing with the sellers that share it, not one list for the whole group.
+        reasons = [
+            f"{detail}: {', '.join(f'{mp}:{sid}' for mp, sid in sorted(refs))}"
+            for detail, refs in sorted(c.shared().items())
+        ]
         linked = "\n".join(reasons[:6]) + (f"\n... {len(reasons) - 6} more" if len(reasons) > 6 else "")
         ctable.add_row(str(c.id), f"{c.risk:.2f}", str(c.hits), ", ".join(c.marketplaces), members, linked)
     console.print(ctable)

@@ -266,7 +266,7 @@ def after_crawl(
                 .join(m.CrawlRun, m.CrawlRun.id == m.Sighting.run_id)
                 .where(m.CrawlRun.cycle == report.cycle, m.CrawlRun.marketplace == mr.marketplace)
             ).all()
-            report.relists += len(stay_down_check(session, keys, mr.marketplace))
+            stay_down_check(session, keys, mr.marketplace)
         rows = session.execute(
             select(m.AssessmentRow, m.Listing)
             .join(m.Listing, m.Listing.id == m.AssessmentRow.listing_pk)
@@ -284,6 +284,13 @@ def after_crawl(
             elif assessment.verdict == "review":
                 report.review_count += 1
                 report.new_reviews.append(assessment.id)
+        # Relists found by the crawl's intake (a new listing matching a removed case) and
+        # by the stay-down check above (the removed listing itself back).
+        report.relists = session.scalar(
+            select(func.count()).select_from(m.Case).where(
+                m.Case.relist_of.is_not(None), m.Case.created_at >= (since or report.started_at)
+            )
+        ) or 0
         report.health = health_events(session, report)
         report.evidence_due = hits_without_evidence(session, report, hit_listings)
     if evidence and report.evidence_due:
@@ -432,19 +439,35 @@ def run_daemon(
 # ------------------------------------------------------------------ rescore
 
 
-def rescore_store(client: Client, url: str, *, everything: bool = False, batch: int = 200) -> dict[str, int]:
+def rescore_store(client: Client, url: str, *, everything: bool = False, batch: int = 200) -> dict[str, Any]:
     """Assess stored listings again with the current matcher and client file.
 
     Works in batches, each its own transaction, so an interrupted rescore keeps what
-    it did and the next one continues where it stopped.
+    it did and the next one continues where it stopped. A listing promoted to a hit
+    (to review or counterfeit, from a lower verdict or none) is queued as a hit alert
+    in the outbox, with the keys a cycle's hits use (`hit:<listing>:<verdict>`), so it
+    goes out at the next flush and is never announced twice.
+
+    Returns the counts (`listings`, `assessed`, one per verdict, `changed`,
+    `alerts_queued`), `changes` (listing key, old and new verdict, score) and
+    `changed_lines`: those changes as text, the first 20 and then how many more.
     """
-    from crawler.intake import take_in
+    import alerts
+    from alerts.kinds import hit_alert
+    from crawler.intake import is_quiet, take_in
     from crawler.pipelines import listing_input, matching_version
     from matching import Matcher
 
+    shown, rank = 20, {"clear": 0, "review": 1, "counterfeit": 2}
     matcher = Matcher(client)
     version = matching_version(client)
-    counts = {"listings": 0, "assessed": 0, "counterfeit": 0, "review": 0, "clear": 0, "changed": 0}
+    targets = alerts.load_targets(client)  # a bad target URL stops the rescore before it writes
+    # One digest per target for everything this rescore promotes.
+    group = "rescore-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    counts: dict[str, Any] = {
+        "listings": 0, "assessed": 0, "counterfeit": 0, "review": 0, "clear": 0, "changed": 0, "alerts_queued": 0,
+    }
+    changes: list[tuple[str, str, str, float]] = []
     last_id = 0
     while True:
         with db.session_scope(url) as session:
@@ -464,6 +487,18 @@ def rescore_store(client: Client, url: str, *, everything: bool = False, batch: 
                 counts[row.verdict] = counts.get(row.verdict, 0) + 1
                 if before is not None and before.verdict != row.verdict:
                     counts["changed"] += 1
+                    changes.append((listing.key, before.verdict, row.verdict, float(row.score)))
                 if row.verdict == "counterfeit":
                     take_in(session, listing.id, row.id)
+                promoted = rank.get(row.verdict, 0) > (rank.get(before.verdict, 0) if before is not None else 0)
+                if promoted and targets and not is_quiet(listing):
+                    # Counted per hit (one row per target that wants it).
+                    alert = hit_alert(client, listing, row, group)
+                    counts["alerts_queued"] += bool(alerts.enqueue(session, alert, targets))
+    counts["changes"] = changes
+    counts["changed_lines"] = [
+        f"  {key}: {old} → {new}, score {score:.2f}" for key, old, new, score in changes[:shown]
+    ]
+    if len(changes) > shown:
+        counts["changed_lines"].append(f"  ... {len(changes) - shown} more")
     return counts

@@ -305,6 +305,17 @@ class Cluster:
     def hits(self) -> int:
         return sum(s.hits for s in self.members)
 
+    def shared(self) -> dict[str, set[tuple[str, str]]]:
+        """Each thing the cluster's sellers share (a link's reason) and every seller sharing it.
+
+        Sellers sharing one thing (a photo, a contact, a name) are linked in a star, first
+        seller to each other; all of them share that thing.
+        """
+        things: dict[str, set[tuple[str, str]]] = {}
+        for lk in self.links:
+            things.setdefault(lk.detail, set()).update((tuple(lk.a), tuple(lk.b)))
+        return things
+
 
 @dataclass
 class SellerReport:

@@ -11,7 +11,9 @@ import base64
 import datetime as dt
 import email
 import email.policy
+import io
 import json
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -178,10 +180,15 @@ SLACK_URL = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"
 # ---------------------------------------------------------------- a client and a store
 
 
-def write_client(folder: Path, alerts_yaml: str = "[]") -> Path:
+def write_client(folder: Path, alerts_yaml: str = "[]", *, mark_image: bool = True) -> Path:
+    """The test client; without `mark_image` the mark is registered as a word only, so the
+    brand-side picture of a hit is the genuine product's photo."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "marks").mkdir(exist_ok=True)
-    PILImage.new("RGB", (64, 64), (200, 20, 20)).save(folder / "marks" / "acme.png")
+    picture = "marks/acme.png" if mark_image else "products/pad.png"
+    (folder / picture).parent.mkdir(exist_ok=True)
+    PILImage.new("RGB", (64, 64), (200, 20, 20) if mark_image else (20, 160, 20)).save(folder / picture)
+    mark_images = f"\n    images: [{picture}]" if mark_image else ""
+    product_images = "" if mark_image else f"\n    images: [{picture}]"
     config = folder / "markwatch.yaml"
     config.write_text(
         f"""
@@ -190,14 +197,13 @@ client:
 marks:
   - id: acme
     title: ACME
-    terms: [ACME]
-    images: [marks/acme.png]
+    terms: [ACME]{mark_images}
 products:
   - id: acme-pad
     mark: acme
     name: ACME Pad Pro controller
     msrp: 59.99
-    currency: USD
+    currency: USD{product_images}
 exchange_rates:
   base: USD
   rates: {{CNY: 0.138}}
@@ -216,6 +222,7 @@ def add_hit(
     title: str | None = None,
     verdict: str = "counterfeit",
     score: float = 0.93,
+    signals: list[Signal] | None = None,
 ) -> int:
     """Store a listing with a downloaded image and an assessment; returns the assessment id."""
     image = folder / f"listing-{n}.jpg"
@@ -238,7 +245,7 @@ def add_hit(
         db.set_images(
             session, res.listing, [{"url": f"https://img.example/100{n}.jpg", "path": str(image)}]
         )
-        signals = [
+        signals = signals or [
             Signal("text", 0.9, "'ACME-style' matches term 'ACME'"),
             Signal("price", 0.8, "12.50 USD is 21% of MSRP 59.99 USD"),
             Signal("seller", 0.2, "new seller"),
@@ -310,6 +317,75 @@ def test_digest_by_email_has_subject_body_and_side_by_side_images(smtp, store):
     assert 'href="https://evil.example' not in html_part
     text_part = msg.get_body(preferencelist=("plain",)).get_content()
     assert "Wireless gamepad ACME-style 1" in text_part
+
+
+def test_email_digest_never_references_a_remote_image(smtp, store):
+    url, folder = store
+    client = load_client(write_client(folder / "client", f"[{{url: '{smtp.url}'}}]", mark_image=False))
+    total = alerts.outbox.MAX_ATTACHED_HITS + 2
+    # Scores rise with n: the digest shows the last one stored first.
+    hits = [add_hit(url, folder, n, score=0.5 + n / 100) for n in range(1, total + 1)]
+    assert cycle(url, client, "c1", hits) == total
+
+    assert flush(url, client).sent == total
+    [msg] = smtp.messages
+    html_part = msg.get_body(preferencelist=("html",)).get_content()
+    sources = re.findall(r"<img[^>]*\bsrc=\"([^\"]*)\"", html_part)
+    # Opening the email fetches nothing: every picture is a part of the message.
+    assert len(sources) == 2 * alerts.outbox.MAX_ATTACHED_HITS
+    assert all(src.startswith("cid:") for src in sources), sources
+    assert "img.example" not in html_part
+    assert html_part.count("Photo not attached: see the listing.") == 2
+    assert "Photos are attached for the first 10 hits only" in html_part
+    assert "(no image)" not in html_part
+    # The brand-side picture is called what it is: the product photo, not a registered mark.
+    assert "genuine product photo: ACME Pad Pro controller" in html_part
+    assert "registered mark" not in html_part
+    # Highest score first; the attachments follow that order.
+    headings = re.findall(r"<h3>(\d+)\. <a [^>]*>([^<]*)</a></h3>", html_part)
+    assert headings[0] == ("1", f"Wireless gamepad ACME-style {total}")
+    assert headings[-1] == (str(total), "Wireless gamepad ACME-style 1")
+    files = {part.get_filename(): part for part in msg.iter_attachments()}
+    first = PILImage.open(io.BytesIO(files["hit1-listing.jpg"].get_content()))
+    assert first.getpixel((24, 24))[2] == pytest.approx(200 - total, abs=3)
+    text_part = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "img.example" not in text_part and "(no image)" not in text_part
+    assert text_part.count("Photo not attached: see the listing.") == 2
+
+
+def test_json_digest_past_the_attached_hits_says_the_photo_is_not_attached(http_receiver, store):
+    url, folder = store
+    target = f"json://127.0.0.1:{http_receiver.port}/hook"
+    client = load_client(write_client(folder / "client", f"[{{url: '{target}'}}]"))
+    total = alerts.outbox.MAX_ATTACHED_HITS + 1
+    cycle(url, client, "c1", [add_hit(url, folder, n) for n in range(1, total + 1)])
+
+    assert flush(url, client).sent == total
+    [req] = http_receiver.requests
+    message = req["json"]["message"]
+    assert len(req["json"]["attachments"]) == 2 * alerts.outbox.MAX_ATTACHED_HITS
+    assert "img.example" not in message
+    assert message.count("Photo not attached: see the listing.") == 1
+    assert "registered mark: ACME (attached as hit1-mark.png)" in message
+
+
+def test_top_signals_put_the_context_signal_last(smtp, store):
+    url, folder = store
+    client = load_client(write_client(folder / "client", f"[{{url: '{smtp.url}'}}]"))
+    signals = [
+        Signal("context", 0.95, "game controllers are goods of the mark"),
+        Signal("cue", 0.9, "'1:1 replica' in the title"),
+        Signal("text", 0.85, "'ACME-style' matches term 'ACME'"),
+        Signal("price", 0.8, "12.50 USD is 21% of MSRP 59.99 USD"),
+    ]
+    cycle(url, client, "c1", [add_hit(url, folder, 1, signals=signals)])
+
+    flush(url, client)
+    [msg] = smtp.messages
+    html_part = msg.get_body(preferencelist=("html",)).get_content()
+    top = re.findall(r"<li>(\w+) \d\.\d\d: ", html_part.split("Top signals:")[1])
+    assert top == ["cue", "text", "price"]
+    assert "goods of the mark" not in html_part
 
 
 def test_smtp_down_keeps_alerts_pending_then_each_is_delivered_exactly_once(store):

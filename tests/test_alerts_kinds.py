@@ -404,3 +404,53 @@ def test_outbox_on_postgresql():
         row = session.scalars(select(m.OutboxAlert).where(m.OutboxAlert.id == first[0].id)).one()
         assert (row.status, row.attempts) == ("sent", 2)
         session.delete(row)
+
+
+def test_review_summary_speaks_of_one_listing_in_the_singular():
+    from alerts.kinds import review_document
+
+    one = render.write(review_document({"count": 1}), render.TEXT)
+    many = render.write(review_document({"count": 4}), render.TEXT)
+    assert "1 listing scored" in one and "and waits for an analyst" in one
+    assert "4 listings scored" in many and "and wait for an analyst" in many
+
+
+def test_images_in_email_are_attached_files_only_and_slack_links_the_listing_photo():
+    doc = render.Doc("t").images(
+        [render.Image("listing image", None, "https://img.seller.example/1.jpg"), render.Image("registered mark: ACME")],
+        missing="Photo not attached: see the listing.",
+    )
+    html_out = render.write(doc, render.HTML)
+    assert "img.seller.example" not in html_out and "<img" not in html_out
+    assert "Photo not attached: see the listing." in html_out
+    assert "img.seller.example" not in render.write(doc, render.TEXT)
+    assert render.write(doc, render.MARKDOWN) == "[listing image](https://img.seller.example/1.jpg)"
+    attached = render.Doc("t").images([render.Image("listing image", "hit1-listing.jpg", "https://img.seller.example/1.jpg")])
+    assert 'src="cid:hit1-listing.jpg"' in render.write(attached, render.HTML)
+    assert "img.seller.example" not in render.write(attached, render.HTML)
+
+
+@notify(on="memomd", name="markwatch test target (Markdown)", body_format="markdown")
+def _memo_markdown(body, title, notify_type, body_format, meta, *args, **kwargs):
+    RECEIVED.append({"to": meta.get("host"), "title": title, "body": body})
+    return True
+
+
+def test_a_target_that_takes_files_never_gets_links_to_the_sellers_photos(db_url):
+    from tests.test_alerts_delivery import Assessment, Signal
+
+    target = Target("memomd://chat")
+    with db.session_scope(db_url) as session:
+        listing = _listing(session, 7)
+        # A photo that was never downloaded: nothing to attach, only the seller's URL.
+        db.set_images(session, listing, [{"url": "https://img.seller.example/7.jpg", "path": None}])
+        hit = db.add_assessment(
+            session, listing, Assessment("taobao:7", 0.9, "counterfeit", "acme", [Signal("text", 0.9, "x")]), "v1"
+        )
+        alerts.enqueue_cycle_alerts(
+            session, None, "c1", [hit.id], review_count=0, health_events=[], targets=[target]
+        )
+    assert flush(db_url, None, targets=[target]).sent == 1
+    [msg] = RECEIVED
+    assert "img.seller.example" not in msg["body"]
+    assert "Photo not attached: see the listing." in msg["body"]

@@ -364,3 +364,72 @@ def test_a_whitelisted_seller_gets_no_case_alert_or_evidence(client_file: Path, 
         alerted = {r.payload["data"].get("listing") for r in s.scalars(select(m.OutboxAlert))}
     assert report.new_hits and "aliexpress:1005006120001" not in alerted
     assert listing.id not in report.evidence_due
+
+
+def test_the_cycle_counts_the_relists_it_opened(client_file: Path, tmp_path: Path):
+    import datetime as dt
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    client = load_client(client_file)
+    assert run_cycle(client, url, marketplaces=["aliexpress"], evidence=False).relists == 0
+    with db.session_scope(url) as s:
+        case = s.scalars(select(m.Case).join(m.Listing).where(m.Listing.listing_id == "1005006120001")).one()
+        case.state, case.state_since = "removed", m.utcnow() - dt.timedelta(days=1)
+    again = run_cycle(client, url, marketplaces=["aliexpress"], evidence=False)
+    assert again.relists == 1
+    with db.session_scope(url) as s:
+        assert s.scalars(select(m.Case).where(m.Case.relist_of == case.id)).one().listing_pk == case.listing_pk
+
+
+def test_rescore_queues_alerts_for_listings_it_promotes(client_file: Path, tmp_path: Path, market):
+    from tests.test_alerts_delivery import HTTPReceiver
+
+    receiver = HTTPReceiver()
+    try:
+        data = yaml.safe_load(client_file.read_text())
+        # The demo's Amazon catalogue has a listing to review.
+        data["marketplaces"] = {"amazon": data["marketplaces"]["aliexpress"] | {"base_url": market.url("amazon")}}
+        data["alerts"] = [
+            {"url": f"json://127.0.0.1:{receiver.port}/brand", "min_verdict": "counterfeit"},
+            {"url": f"json://127.0.0.1:{receiver.port}/analysts", "min_verdict": "review"},
+        ]
+        client_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+        run_cycle(load_client(client_file), url, evidence=False)
+        with db.session_scope(url) as s:
+            before = {lst.key: (a.verdict, a.score, lst.title) for lst, a in db.iter_listings_with_assessment(s)}
+        reviews = sorted((score, key) for key, (verdict, score, _) in before.items() if verdict == "review")
+        assert reviews, before
+        top_score, promoted_key = reviews[-1]
+        receiver.requests.clear()
+
+        # Thresholds lowered just under the best review: that listing becomes counterfeit.
+        data["thresholds"] = {"counterfeit": round(top_score - 0.005, 4), "review": 0.05}
+        client_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+        out = run_cli("rescore", "--config", str(client_file), "--db", url)
+        assert out.returncode == 0, out.stderr
+        assert f"{promoted_key}: review → counterfeit, score {top_score:.2f}" in out.stdout
+        with db.session_scope(url) as s:
+            after = {lst.key: a.verdict for lst, a in db.iter_listings_with_assessment(s)}
+        promoted = sorted(k for k, v in after.items() if v != "clear" and before[k][0] != v
+                          and before[k][0] != "counterfeit")
+        assert promoted_key in promoted
+        assert f"; {len(promoted)} new hit(s) queued for alerts" in out.stdout, out.stdout
+        assert receiver.requests == []  # queued, not sent: the next flush sends them
+
+        flushed = run_cli("alerts", "flush", "--config", str(client_file), "--db", url, timeout=60)
+        assert flushed.returncode == 0, flushed.stderr
+        by_path = {r["path"]: r["json"] for r in receiver.requests}
+        assert set(by_path) == {"/brand", "/analysts"}
+        assert before[promoted_key][2][:40] in by_path["/brand"]["message"]
+        assert "after `markwatch rescore`" in by_path["/brand"]["message"]
+        with db.session_scope(url) as s:
+            rows = s.scalars(select(m.OutboxAlert).where(m.OutboxAlert.kind == "hits", m.OutboxAlert.status == "sent")).all()
+            assert f"hit:{promoted_key}:counterfeit" in {r.payload["alert_key"] for r in rows}
+
+        # Rescoring everything again promotes nothing new and queues nothing twice.
+        again = run_cli("rescore", "--all", "--config", str(client_file), "--db", url)
+        assert again.returncode == 0, again.stderr
+        assert "; 0 new hit(s) queued for alerts" in again.stdout
+    finally:
+        receiver.close()

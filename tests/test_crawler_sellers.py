@@ -269,5 +269,7 @@ def test_cli_sellers(store: str) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "aliexpress:111" in out and "Seller networks" in out and "dhgate:A9" in out
+    # Each link says which sellers share the thing, not one list for the whole network.
+    assert "same phone 8613912345678: dhgate:A9, jd:J1" in out
     # Review-only sellers are below 0.3 and filtered out.
     assert "ebay:e1" not in out.split("Seller networks")[0]

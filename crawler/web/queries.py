@@ -276,18 +276,6 @@ def seller_network(
     return figures, linked
 
 
-def _shared_things(cluster: Any) -> dict[str, set[tuple[str, str]]]:
-    """Each link reason of a cluster and every seller it links.
-
-    The seller module links the sellers sharing one thing (a photo, a contact, a
-    name) in a star, first seller to each other; all of them share that thing.
-    """
-    things: dict[str, set[tuple[str, str]]] = {}
-    for lk in cluster.links:
-        things.setdefault(lk.detail, set()).update((tuple(lk.a), tuple(lk.b)))
-    return things
-
-
 _SHA_REASON = re.compile(r"same photo \(sha256 ([0-9a-f]+)\.*\)")
 _PHASH_REASON = re.compile(r"same photo \(pHash ([0-9a-f]+)\)")
 
@@ -316,7 +304,7 @@ def linked_sellers(session: Session, me: tuple[str, str], cluster: Any) -> list[
     contact or name); one linked only through others gets "through <seller>", the
     sellers on the shortest chain from `me`.
     """
-    things = _shared_things(cluster)
+    things = cluster.shared()
     adjacent: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for refs in things.values():
         for ref in refs:
