@@ -170,9 +170,10 @@ def crawl_marketplace(
                 reverse=True,
             )
             result.status = "failed"
+            refused = int(stats.get("markwatch/refused_unsafe", 0))
             result.reason = f"no result page could be fetched: {result.errors} requests failed" + (
                 f" ({', '.join(f'{kind} {n}' for n, kind in kinds[:3])})" if kinds else ""
-            )
+            ) + (f"; {refused} led to addresses refused as unsafe" if refused else "")
         else:
             result.status = "ok"
     except Exception as exc:  # one marketplace failing never stops the others

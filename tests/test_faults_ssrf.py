@@ -162,7 +162,10 @@ def ssrf_family(folder: Path) -> dict[str, Any]:
 def test_crawl_refuses_unsafe_image_urls_and_redirects_without_connecting(tmp_path: Path):
     out = ssrf_family(tmp_path)
     assert out["leaked"] == [], "requests got past the guard"
-    assert [mr.status for mr in out["report"].markets] == ["ok", "ok"], out["report"].markets
+    # The shop's every search redirects to a refused address: nothing came back, the run failed.
+    aliexpress, shop_run = out["report"].markets
+    assert (aliexpress.status, shop_run.status) == ("ok", "failed"), out["report"].markets
+    assert "refused as unsafe" in shop_run.reason, shop_run.reason
     # Every listing is still stored and assessed; none has a downloaded picture.
     assert set(out["stored"]) == {item["listing_id"] for item in out["catalogue"]}
     assert all(verdict for verdict, _ in out["stored"].values())
