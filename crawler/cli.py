@@ -17,6 +17,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.markup import escape
+from rich.text import Text
 from sqlalchemy.exc import DatabaseError
 
 from crawler.config import Client, ConfigError, country_name, load_client, redact
@@ -121,13 +123,13 @@ def check(config: ConfigOpt) -> None:
     """
     client = load(config, alerts=True)
     today = dt.date.today()
-    console.print(f"[bold]{client.client.name}[/bold]  ({client.source})")
+    console.print(f"[bold]{escape(client.client.name)}[/bold]  ({escape(str(client.source))})")
     marks = Table(title="Marks", show_lines=False)
     for col in ("id", "type", "title", "owner", "terms", "images", "classes"):
         marks.add_column(col)
     for m in client.marks:
         marks.add_row(
-            m.id, m.type.value, m.title, m.owner or "", ", ".join(m.terms), str(len(m.images)),
+            m.id, m.type.value, escape(m.title), escape(m.owner or ""), escape(", ".join(m.terms)), str(len(m.images)),
             ", ".join(map(str, m.classes)),
         )
     console.print(marks)
@@ -151,7 +153,7 @@ def check(config: ConfigOpt) -> None:
             products.add_column(col)
         for p in client.products:
             msrp = f"{p.msrp:.2f} {p.currency}" if p.msrp else "-"
-            products.add_row(p.id, p.mark, p.name, msrp, str(len(p.images)))
+            products.add_row(p.id, p.mark, escape(p.name), msrp, str(len(p.images)))
         console.print(products)
     enabled = client.enabled_marketplaces()
     console.print(f"Authorised sellers: {len(client.authorized_sellers)}")
@@ -224,21 +226,22 @@ def db_upgrade(db: DbOpt = None) -> None:
 def _say(message: str) -> None:
     """Progress: rich on a terminal, plain log lines otherwise (cron, files)."""
     if console.is_terminal:
-        console.print(f"[dim]{dt.datetime.now():%H:%M:%S}[/dim] {message}", highlight=False)
+        console.print(f"[dim]{dt.datetime.now():%H:%M:%S}[/dim] {escape(message)}", highlight=False)
     else:
         print(f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} {message}", flush=True)
 
 
 def _print_cycle(report: object) -> None:
     table = Table(title=f"Cycle {report.cycle}")
-    for col in ("marketplace", "status", "pages", "listings", "counterfeit", "review", "errors", "reason"):
+    # Verdicts of the listings assessed in this cycle (new or changed), not of all live ones.
+    for col in ("marketplace", "status", "pages", "listings", "new counterfeit", "new review", "errors", "reason"):
         table.add_column(col)
     for mr in report.markets:
         colour = {"ok": "green", "blocked": "yellow"}.get(mr.status, "red")
         table.add_row(
             mr.marketplace, f"[{colour}]{mr.status}[/{colour}]", str(mr.pages), str(mr.items),
             str(mr.verdicts.get("counterfeit", 0)), str(mr.verdicts.get("review", 0)), str(mr.errors),
-            mr.reason or "",
+            Text(mr.reason or ""),  # a site's error text is not markup
         )
     console.print(table)
     console.print(
@@ -248,9 +251,11 @@ def _print_cycle(report: object) -> None:
         highlight=False,
     )
     for event in report.health:
-        console.print(f"[yellow]health[/yellow] {event['marketplace']}: {event['kind']} {event['detail']}")
+        console.print(
+            f"[yellow]health[/yellow] {escape(event['marketplace'])}: {event['kind']} {escape(event['detail'])}"
+        )
     for problem in report.evidence_failed:
-        console.print(f"[yellow]evidence not captured[/yellow] {problem}", highlight=False)
+        console.print(f"[yellow]evidence not captured[/yellow] {escape(problem)}", highlight=False)
 
 
 @app.command()

@@ -433,3 +433,17 @@ def test_rescore_queues_alerts_for_listings_it_promotes(client_file: Path, tmp_p
         assert "; 0 new hit(s) queued for alerts" in again.stdout
     finally:
         receiver.close()
+
+
+def test_the_cycle_table_prints_a_site_s_error_text_as_it_is(capsys):
+    # Error text from a site or a socket is not markup: "[Errno 111]" stays, "[/x]" does not crash.
+    from crawler import cli
+    from crawler.monitor import CycleReport, MarketResult
+
+    report = CycleReport("c1", m.utcnow())
+    report.markets.append(MarketResult("shop", "failed", reason="crawl failed: [Errno 111] refused [/x]"))
+    report.health.append({"marketplace": "shop", "kind": "failed", "detail": "crawl failed: [/x] again"})
+    report.evidence_failed.append("shop:1: page answered [/x]")
+    cli._print_cycle(report)
+    out = capsys.readouterr().out
+    assert "[Errno 111] refused [/x]" in out and "crawl failed: [/x] again" in out and "answered [/x]" in out
