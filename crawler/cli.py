@@ -16,8 +16,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.markup import escape
+from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import DatabaseError
 
@@ -578,7 +578,8 @@ def alerts_list(
             table.add_row(
                 str(row.id), row.status, row.kind, str(row.attempts),
                 when.strftime("%Y-%m-%d %H:%M") if when else "-",
-                str((row.payload or {}).get("target_display") or _fanned(row.payload)), row.title, row.last_error or "",
+                str((row.payload or {}).get("target_display") or _fanned(row.payload)),
+                Text(row.title), Text(row.last_error or ""),  # listing titles and remote errors are not markup
             )
     console.print(table)
     console.print(
@@ -844,7 +845,7 @@ def cases_cmd(
                     left = f"{-n} wd ago" if n < 0 else f"{n} wd left"
                 when = f"{case.deadline} {left}"
             table.add_row(
-                str(case.id), case.platform, case.state, case.mark_id or "-", case.listing.key, when,
+                str(case.id), case.platform, case.state, case.mark_id or "-", Text(case.listing.key), when,
                 case.complaint_id or "-", *([str(case.relist_of or "-")] if relists else []),
             )
     console.print(table)
@@ -1183,9 +1184,10 @@ def sellers_cmd(
         table.add_column(col, overflow="fold")
     for s in shown:
         table.add_row(
-            s.key, s.name or "", str(s.listings), str(s.hits), str(s.reviews), str(s.confirmed), str(s.removed),
-            str(s.relists), f"{s.risk:.2f}" + (" (whitelisted)" if s.whitelisted else ""),
-            str(s.cluster) if s.cluster else "", ", ".join(sorted(map(str, s.contacts))),
+            # Sellers name themselves: their names and contacts are printed as text, not markup.
+            Text(s.key), Text(s.name or ""), str(s.listings), str(s.hits), str(s.reviews), str(s.confirmed),
+            str(s.removed), str(s.relists), f"{s.risk:.2f}" + (" (whitelisted)" if s.whitelisted else ""),
+            str(s.cluster) if s.cluster else "", Text(", ".join(sorted(map(str, s.contacts)))),
         )
     console.print(table)
     if not clusters:
@@ -1205,7 +1207,7 @@ def sellers_cmd(
             for detail, refs in sorted(c.shared().items())
         ]
         linked = "\n".join(reasons[:6]) + (f"\n... {len(reasons) - 6} more" if len(reasons) > 6 else "")
-        ctable.add_row(str(c.id), f"{c.risk:.2f}", str(c.hits), ", ".join(c.marketplaces), members, linked)
+        ctable.add_row(str(c.id), f"{c.risk:.2f}", str(c.hits), ", ".join(c.marketplaces), Text(members), Text(linked))
     console.print(ctable)
 
 

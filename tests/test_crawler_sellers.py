@@ -22,6 +22,7 @@ from crawler.sellers import (
 )
 from crawler.takedown.cases import open_relist
 from crawler.takedown.states import create_case, transition
+from tests.conftest import run_cli
 
 
 @pytest.mark.parametrize(
@@ -273,3 +274,12 @@ def test_cli_sellers(store: str) -> None:
     assert "same phone 8613912345678: dhgate:A9, jd:J1" in out
     # Review-only sellers are below 0.3 and filtered out.
     assert "ebay:e1" not in out.split("Seller networks")[0]
+
+
+def test_cli_prints_a_seller_s_own_name_as_text(store: str) -> None:
+    # Counterfeiters name their shops: "[/x]" in a name must neither crash nor vanish.
+    with db.session_scope(store) as s:
+        _add(s, "ebay", "e9", "[/x] Best [red]Deals[/red]")
+    out = run_cli("sellers", "--db", store, env={"COLUMNS": "250"})
+    assert out.returncode == 0, out.stderr
+    assert "[/x] Best [red]Deals[/red]" in out.stdout
