@@ -35,7 +35,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from crawler import models as m
@@ -496,6 +496,23 @@ def capture(
     else:
         snap = browser.snapshot(listing.url, allow)
     return record(session, listing, snap, evidence_dir)
+
+
+def has_current_evidence(session: Session, listing: m.Listing) -> bool:
+    """True when the listing's evidence was taken after its current content was first assessed.
+
+    A listing that changed since (a new title or price) needs new evidence: a complaint
+    must show what is on sale now.
+    """
+    taken = session.scalar(select(func.max(m.Evidence.captured_at)).where(m.Evidence.listing_pk == listing.id))
+    if taken is None:
+        return False
+    current_since = session.scalar(
+        select(func.min(m.AssessmentRow.created_at)).where(
+            m.AssessmentRow.listing_pk == listing.id, m.AssessmentRow.content_hash == listing.content_hash
+        )
+    )
+    return current_since is None or taken >= current_since
 
 
 def evidence_of(session: Session, listing: m.Listing) -> list[m.Evidence]:

@@ -328,7 +328,9 @@ def health_events(session: Any, report: CycleReport) -> list[dict[str, Any]]:
 
 def hits_without_evidence(session: Any, report: CycleReport, new_hits: list[int]) -> list[int]:
     """Listing pks to capture: `new_hits`, then listings seen this cycle whose newest verdict
-    is counterfeit and that have no evidence yet (not those an analyst dismissed)."""
+    is counterfeit and whose evidence is missing or older than their current content (not
+    those an analyst dismissed or whose seller is whitelisted)."""
+    from crawler.evidence import has_current_evidence
     from crawler.intake import is_quiet
 
     seen = (
@@ -342,20 +344,20 @@ def hits_without_evidence(session: Any, report: CycleReport, new_hits: list[int]
         .group_by(m.AssessmentRow.listing_pk)
         .subquery()
     )
-    earlier = session.scalars(
+    hits = session.scalars(
         select(m.Listing)
         .join(newest, newest.c.listing_pk == m.Listing.id)
         .join(m.AssessmentRow, m.AssessmentRow.id == newest.c.aid)
         .where(m.AssessmentRow.verdict == "counterfeit")
-        .where(~select(m.Evidence.id).where(m.Evidence.listing_pk == m.Listing.id).exists())
         .order_by(m.Listing.id)
     ).all()
-    return list(dict.fromkeys([*new_hits, *(lst.id for lst in earlier if not is_quiet(lst))]))
+    due = [lst.id for lst in hits if not is_quiet(lst) and not has_current_evidence(session, lst)]
+    return list(dict.fromkeys([*new_hits, *due]))
 
 
 def capture_evidence(client: Client, url: str, ddir: Path, report: CycleReport) -> None:
     """Screenshot and raw HTML of each hit due (`report.evidence_due`), into the hash-chained store."""
-    from crawler.evidence import EvidenceBrowser, capture, evidence_of
+    from crawler.evidence import EvidenceBrowser, capture, has_current_evidence
     from crawler.netguard import marketplace_hosts
 
     allow = marketplace_hosts(client)
@@ -366,7 +368,7 @@ def capture_evidence(client: Client, url: str, ddir: Path, report: CycleReport) 
             for listing_pk in report.evidence_due:
                 with db.session_scope(url) as session:
                     listing = session.get(m.Listing, listing_pk)
-                    if listing is None or evidence_of(session, listing):
+                    if listing is None or has_current_evidence(session, listing):
                         continue
                     try:
                         capture(session, listing, evidence_dir, browser=browser)

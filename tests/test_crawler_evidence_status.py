@@ -128,19 +128,24 @@ def test_capture_of_an_error_page_fails_with_its_status(server: str, db_url: str
         assert s.scalar(select(func.count()).select_from(m.Evidence)) == 4
 
 
-@pytest.mark.browser
-def test_cycle_counts_a_404_capture_as_failed_and_taobao_items_have_pages(tmp_path: Path) -> None:
-    config, catalogue, images = demo_files()
+def _taobao_client(tmp_path: Path, market: MarketplaceServer) -> tuple:
+    """The demo client crawling the local marketplace's Taobao only, and a store URL."""
+    config, _, _ = demo_files()
     folder = tmp_path / "client"
     shutil.copytree(config.parent, folder, ignore=shutil.ignore_patterns("market"))
+    data = yaml.safe_load((folder / "markwatch.yaml").read_text())
+    data["marketplaces"] = {
+        "taobao": {"base_url": market.url("taobao"), "max_pages": 3, "download_delay": 0, "concurrency": 8}
+    }
+    (folder / "markwatch.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    return load_client(folder / "markwatch.yaml"), f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.mark.browser
+def test_cycle_counts_a_404_capture_as_failed_and_taobao_items_have_pages(tmp_path: Path) -> None:
+    _, catalogue, images = demo_files()
     with MarketplaceServer(catalogue, images) as market:
-        data = yaml.safe_load((folder / "markwatch.yaml").read_text())
-        data["marketplaces"] = {
-            "taobao": {"base_url": market.url("taobao"), "max_pages": 3, "download_delay": 0, "concurrency": 8}
-        }
-        (folder / "markwatch.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-        client = load_client(folder / "markwatch.yaml")
-        url = f"sqlite:///{tmp_path / 'store.db'}"
+        client, url = _taobao_client(tmp_path, market)
         report = run_cycle(client, url, evidence=False, send_alerts=False)
         assert [mr.status for mr in report.markets] == ["ok"] and len(report.new_hits) == 2
         ddir = data_dir_for(url)
@@ -168,3 +173,24 @@ def test_cycle_counts_a_404_capture_as_failed_and_taobao_items_have_pages(tmp_pa
             html = (ddir / "evidence" / by_kind["html"].path).read_bytes().decode("utf-8")
             assert meta["status"] == 200
             assert 'class="tb-main-title"' in html and listing.title in html and "g_config" in html
+
+
+@pytest.mark.browser
+def test_a_hit_that_changed_gets_new_evidence_and_an_unchanged_one_does_not(tmp_path: Path) -> None:
+    # A complaint must show what is on sale now: a new price or title needs a new capture.
+    _, catalogue, images = demo_files()
+    with MarketplaceServer(catalogue, images) as market:
+        client, url = _taobao_client(tmp_path, market)
+        first = run_cycle(client, url, send_alerts=False)
+        assert first.evidence_captured == 2, first.evidence_failed
+        assert run_cycle(client, url, send_alerts=False).evidence_due == []  # nothing changed
+        changed = next(i for i in market.catalogue if i["marketplace"] == "taobao" and i["listing_id"].endswith("01"))
+        market.catalogue = [dict(i, price=66.6) if i is changed else i for i in market.catalogue]
+        third = run_cycle(client, url, send_alerts=False)
+    assert third.evidence_captured == 1, third.evidence_failed
+    with db.session_scope(url) as s:
+        listing = s.scalars(select(m.Listing).where(m.Listing.listing_id == changed["listing_id"])).one()
+        assert third.evidence_due == [listing.id]
+        html = [e for e in s.scalars(select(m.Evidence).where(m.Evidence.listing_pk == listing.id)) if e.kind == "html"]
+        assert len(html) == 2 and "66.6" in (data_dir_for(url) / "evidence" / html[-1].path).read_text()
+        assert verify(s, data_dir_for(url) / "evidence").ok
