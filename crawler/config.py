@@ -413,17 +413,18 @@ class Client(_Strict):
     def enabled_marketplaces(self) -> dict[str, MarketplaceConfig]:
         return {name: m for name, m in self.marketplaces.items() if m.enabled}
 
-    def alert_urls(self, env: Mapping[str, str] | None = None) -> list[str]:
+    def alert_urls(self, env: Mapping[str, str] | None = None, *, where: str | None = None) -> list[str]:
         """Every alert URL with its `${NAME}` read from the environment, in file order.
 
-        Raises ConfigError naming `alerts[N].url` when a variable is not set.
+        Raises ConfigError naming `alerts[N].url` when a variable is not set, after
+        `where` (default: the client file's path).
         """
         urls: list[str] = []
         for i, alert in enumerate(self.alerts):
             try:
                 urls.append(alert.resolved_url(env))
             except ValueError as exc:
-                raise ConfigError(f"{self.source or 'client file'}: alerts[{i}].url: {exc}") from None
+                raise ConfigError(f"{where or self.source or 'client file'}: alerts[{i}].url: {exc}") from None
         return urls
 
 
@@ -604,21 +605,13 @@ def spider_names() -> tuple[str, ...]:
 GENERIC_SPIDER = "generic"
 
 
-def _edits(a: str, b: str) -> int:
-    """Levenshtein distance: how many letters to change, add or drop to turn a into b."""
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, start=1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
-
-
 def _typo_of(name: str, known: Iterable[str]) -> str | None:
     """The known name that `name` is a likely misspelling of (one edit, two for long names)."""
+    from rapidfuzz.distance import Levenshtein  # only when a name is wrong
+
     best = None
     for candidate in known:
-        d = _edits(name.lower(), candidate.lower())
+        d = Levenshtein.distance(name.lower(), candidate.lower())
         if 0 < d <= (1 if len(candidate) <= 6 else 2) and (best is None or d < best[0]):
             best = (d, candidate)
     return best[1] if best else None
@@ -688,12 +681,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # `<<: *base` then overriding a key is not a duplicate
             key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
             try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
+                if key in seen:  # also two on one line: `{a: 1, a: 2}`
+                    raise DuplicateKeyError(key, line, seen[key])
+                seen[key] = line
             except TypeError:
                 continue  # an unhashable key; SafeLoader reports it
-            if first != key_node.start_mark.line + 1:
-                raise DuplicateKeyError(key, key_node.start_mark.line + 1, first)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -789,10 +783,6 @@ def load_client(path: str | os.PathLike[str], *, resolve_alerts: bool = False) -
     except _KeyedError as exc:
         raise ConfigError(f"{name}: {exc.key}: {exc.message}") from None
     if resolve_alerts:
-        for i, alert in enumerate(client.alerts):
-            try:
-                alert.resolved_url()
-            except ValueError as exc:
-                raise ConfigError(f"{name}: alerts[{i}].url: {exc}") from None
+        client.alert_urls(where=name)
     client.source = path.resolve()
     return client

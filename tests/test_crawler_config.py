@@ -289,6 +289,10 @@ def test_duplicate_key_is_refused_with_its_line(demo_dir: Path):
     out = run_cli("check", "--config", str(path))
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0, out.stderr
     assert f"line {second}: duplicate key 'amazon'" in out.stderr
+    # Two on one line (a flow mapping) are caught too.
+    path.write_text(text.replace("  amazon:\n    max_pages: 9\n", "  shop: {enabled: false, enabled: true}\n", 1))
+    with pytest.raises(ConfigError, match=r"line \d+: duplicate key 'enabled' \(first at line \d+\)"):
+        load_client(path)
 
 
 def test_yaml_merge_keys_may_be_overridden(demo_dir: Path):
