@@ -437,11 +437,15 @@ def rescore(
     url = storage.database_url(db)
     storage.ensure_schema(url)
     counts = rescore_store(client, url, everything=all_listings)
+    shown = 20
+    changed = [f"\n  {key}: {old} → {new}, score {score:.2f}" for key, old, new, score in counts["changes"][:shown]]
+    if len(counts["changes"]) > shown:
+        changed.append(f"\n  ... {len(counts['changes']) - shown} more")
     console.print(
         f"Assessed {counts['assessed']} of {counts['listings']} listings: "
         f"{counts['counterfeit']} counterfeit, {counts['review']} review, {counts['clear']} clear; "
         f"{counts['changed']} changed verdict; {counts['alerts_queued']} new hit(s) queued for alerts "
-        "(sent by the next `markwatch run` or `markwatch alerts flush`)." + "".join(f"\n{line}" for line in counts["changed_lines"]),
+        "(sent by the next `markwatch run` or `markwatch alerts flush`)." + "".join(changed),
         highlight=False, markup=False,
     )
 

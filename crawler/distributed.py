@@ -874,9 +874,9 @@ def run_distributed(
                     "failed",
                     f"workers did not drain the queue within {timeout:g} s",
                 )
-            elif unusable_pages(stats):
+            elif unusable := unusable_pages(stats):
                 # As in `run`: pages the parser could not read are not "no results".
-                mr.status, mr.reason = "failed", unusable_pages(stats)
+                mr.status, mr.reason = "failed", unusable
             with db.session_scope(url) as session:
                 db.finish_run(
                     session,

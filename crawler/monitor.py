@@ -276,13 +276,13 @@ def after_crawl(
         ).all()
         hit_listings: list[int] = []
         for assessment, listing in rows:
-            if is_quiet(listing):
+            if assessment.verdict not in ("counterfeit", "review") or is_quiet(listing):
                 continue
             if assessment.verdict == "counterfeit":
                 take_in(session, listing.id, assessment.id)  # a no-op unless a killed crawl skipped intake
                 report.new_hits.append(assessment.id)
                 hit_listings.append(listing.id)
-            elif assessment.verdict == "review":
+            else:
                 report.review_count += 1
                 report.new_reviews.append(assessment.id)
         # Relists found by the crawl's intake (a new listing matching a removed case) and
@@ -452,16 +452,15 @@ def rescore_store(client: Client, url: str, *, everything: bool = False, batch: 
     goes out at the next flush and is never announced twice.
 
     Returns the counts (`listings`, `assessed`, one per verdict, `changed`,
-    `alerts_queued`), `changes` (listing key, old and new verdict, score) and
-    `changed_lines`: those changes as text, the first 20 and then how many more.
+    `alerts_queued`) and `changes` (listing key, old and new verdict, score).
     """
     import alerts
     from alerts.kinds import hit_alert
+    from alerts.targets import VERDICT_RANK
     from crawler.intake import is_quiet, take_in
     from crawler.pipelines import listing_input, matching_version
     from matching import Matcher
 
-    shown, rank = 20, {"clear": 0, "review": 1, "counterfeit": 2}
     matcher = Matcher(client)
     version = matching_version(client)
     targets = alerts.load_targets(client)  # a bad target URL stops the rescore before it writes
@@ -493,15 +492,10 @@ def rescore_store(client: Client, url: str, *, everything: bool = False, batch: 
                     changes.append((listing.key, before.verdict, row.verdict, float(row.score)))
                 if row.verdict == "counterfeit":
                     take_in(session, listing.id, row.id)
-                promoted = rank.get(row.verdict, 0) > (rank.get(before.verdict, 0) if before is not None else 0)
+                promoted = VERDICT_RANK.get(row.verdict, 0) > (VERDICT_RANK.get(before.verdict, 0) if before else 0)
                 if promoted and targets and not is_quiet(listing):
                     # Counted per hit (one row per target that wants it).
                     alert = hit_alert(client, listing, row, group)
                     counts["alerts_queued"] += bool(alerts.enqueue(session, alert, targets))
     counts["changes"] = changes
-    counts["changed_lines"] = [
-        f"  {key}: {old} → {new}, score {score:.2f}" for key, old, new, score in changes[:shown]
-    ]
-    if len(changes) > shown:
-        counts["changed_lines"].append(f"  ... {len(changes) - shown} more")
     return counts
