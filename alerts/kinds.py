@@ -166,12 +166,6 @@ def _msrp(
     return None
 
 
-def signal_rank(signal: dict[str, Any]) -> tuple[bool, float]:
-    """Sort key, strongest first: by score, with the goods' fit (context) last whatever its
-    score, since it only explains the other signals (the rule of `AssessmentRow.strongest_signal`)."""
-    return (signal.get("kind") == "context", -float(signal.get("score") or 0))
-
-
 def sort_hits(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A digest's hits, highest score first (stable, so attachments and text agree)."""
     return sorted(items, key=lambda i: -float(i.get("score") or 0))
@@ -181,7 +175,7 @@ def hit_payload(
     client: Client | None, listing: m.Listing, assessment: m.AssessmentRow
 ) -> dict[str, Any]:
     """What a digest needs to show one hit, frozen at enqueue time."""
-    signals = sorted(assessment.signals or [], key=signal_rank)[:TOP_SIGNALS]
+    signals = sorted(assessment.signals or [], key=m.signal_rank)[:TOP_SIGNALS]
     image_path, image_url = _first_image(listing)
     mark_title = assessment.mark_id
     mark_image = None
@@ -357,7 +351,7 @@ def hits_document(
                 ["Link: ", Link(str(item.get("url") or ""), item.get("url"))],
             ]
         )
-        signals = sorted(item.get("signals") or [], key=signal_rank)
+        signals = sorted(item.get("signals") or [], key=m.signal_rank)
         if signals:
             doc.p("Top signals:")
             doc.ul(

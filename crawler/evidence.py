@@ -45,6 +45,8 @@ from crawler.settings import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 
 MANIFEST = "manifest.jsonl"
 KINDS = ("screenshot", "html", "dom", "meta")
+# Stored files carry no extension (they are named by hash); copies handed out get one.
+SUFFIX = {"screenshot": ".png", "html": ".html", "dom": ".html", "meta": ".json"}
 _MEDIA = {
     "screenshot": "image/png",
     "html": "text/html",

@@ -176,9 +176,14 @@ class AssessmentRow(Base):
 
     @property
     def strongest_signal(self) -> dict[str, Any] | None:
-        """The evidence that weighs most; the goods' fit (context) only explains the others."""
-        ranked = sorted(self.signals or [], key=lambda s: (s.get("kind") != "context", s.get("score", 0)))
-        return ranked[-1] if ranked else None
+        """The evidence that weighs most (see `signal_rank`)."""
+        return min(self.signals or [], key=signal_rank, default=None)
+
+
+def signal_rank(signal: dict[str, Any]) -> tuple[bool, float]:
+    """Sort key of stored signals, strongest first: by score, with the goods' fit (context)
+    last whatever its score, since it only explains the other signals."""
+    return (signal.get("kind") == "context", -float(signal.get("score") or 0))
 
 
 class Seller(Base):

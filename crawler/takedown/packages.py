@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from crawler import models as m
 from crawler.config import Client, Mark, Registration, country_name
+from crawler.evidence import SUFFIX as EVIDENCE_SUFFIX
 from crawler.takedown import accuracy, readiness
 from crawler.takedown.cases import test_buy_orders
 from crawler.takedown.deadlines import PlatformRule, Rules, TakedownError, UnknownPlatform
@@ -233,7 +234,7 @@ class _Writer:
                     "entry_hash": ev.entry_hash, "file": None,
                 }
                 if src.is_file():
-                    suffix = {"screenshot": ".png", "html": ".html", "dom": ".html", "meta": ".json"}.get(ev.kind, "")
+                    suffix = EVIDENCE_SUFFIX.get(ev.kind, "")
                     name = f"evidence/{_slug(item.listing.listing_id)}-{ev.kind}-{ev.sha256[:12]}{suffix}"
                     (folder / "evidence").mkdir(exist_ok=True)
                     shutil.copyfile(src, folder / name)

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from crawler import models as m
 from crawler.config import Client
 from crawler.db import session_scope
+from crawler.evidence import SUFFIX as EVIDENCE_SUFFIX
 from crawler.web import actions, queries
 from crawler.web.filters import build_filter, filter_query, queue_filter
 from crawler.web.security import (
@@ -556,8 +557,7 @@ def _pages(app: FastAPI) -> None:
         )
 
 
-# Extensions by evidence kind, as the takedown packages name their evidence files.
-EVIDENCE_SUFFIX = {"screenshot": ".png", "html": ".html", "dom": ".html", "meta": ".json"}
+# Extensions of image evidence by its actual type.
 IMAGE_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
 
 
