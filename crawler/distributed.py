@@ -64,6 +64,7 @@ from crawler import db
 from crawler import models as m
 from crawler.config import Client, ConfigError
 from crawler.items import Listing
+from crawler.middlewares import RefusedRequest
 from crawler.pipelines import MONITOR_PIPELINES, AssessPipeline, StorePipeline
 
 log = logging.getLogger(__name__)
@@ -422,8 +423,15 @@ class DistributedSpiderMixin:
 
     def on_error(self, failure: Any) -> None:
         super().on_error(failure)  # type: ignore[misc]
-        if hasattr(failure, "request"):
-            self.run_count(failure.request.meta.get(RUN_META), "markwatch/errors")
+        kind = self.failure_kind(failure)  # type: ignore[attr-defined]
+        if kind is not None and hasattr(failure, "request"):
+            # Per kind as in one process, so that `nothing_fetched` can tell a run
+            # that got no page back from one that found nothing.
+            run = failure.request.meta.get(RUN_META)
+            self.run_count(run, "markwatch/errors")
+            self.run_count(run, f"markwatch/errors/{kind}")
+            if failure.check(RefusedRequest):
+                self.run_count(run, "markwatch/refused_unsafe")
 
 
 _CLASSES: dict[type, type] = {}
@@ -789,7 +797,7 @@ def run_distributed(
         data_dir_for,
         markets_to_crawl,
     )
-    from crawler.spider import unusable_pages
+    from crawler.spider import nothing_fetched, unusable_pages
 
     say = progress or (lambda _msg: None)
     names = markets_to_crawl(client, marketplaces)
@@ -874,9 +882,10 @@ def run_distributed(
                     "failed",
                     f"workers did not drain the queue within {timeout:g} s",
                 )
-            elif unusable := unusable_pages(stats):
-                # As in `run`: pages the parser could not read are not "no results".
-                mr.status, mr.reason = "failed", unusable
+            elif failed := unusable_pages(stats) or nothing_fetched(stats):
+                # As in `run`: pages the parser could not read, or no page at all,
+                # are not "no results".
+                mr.status, mr.reason = "failed", failed
             with db.session_scope(url) as session:
                 db.finish_run(
                     session,

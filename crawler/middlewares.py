@@ -209,6 +209,10 @@ class ProxyFromEnvMiddleware:
             request.meta["proxy"] = self.proxy
 
 
+class RefusedRequest(IgnoreRequest):
+    """A request the net guard refused: its address is private, loopback or the like."""
+
+
 class NetGuardMiddleware:
     """Refuse requests to loopback, private, link-local or multicast addresses outside
     the allow list (`MARKWATCH_ALLOW_HOSTS` plus the spider's base_url host).
@@ -242,7 +246,7 @@ class NetGuardMiddleware:
         except UnsafeURL as exc:
             self.crawler.stats.inc_value("markwatch/refused_unsafe")
             spider.logger.warning("request refused: %s", exc)
-            raise IgnoreRequest(f"refused: {exc}") from None
+            raise RefusedRequest(f"refused: {exc}") from None
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

@@ -132,7 +132,7 @@ def crawl_marketplace(
     site served what the parser cannot read: not a zero); its reason is one line
     (`crawler.spider.failure_reason`).
     """
-    from crawler.spider import failure_reason, last_error_line, run_crawl
+    from crawler.spider import failure_reason, last_error_line, nothing_fetched, run_crawl
 
     with db.session_scope(url) as session:
         run_id = db.start_run(session, name, cycle).id
@@ -163,17 +163,9 @@ def crawl_marketplace(
                 result.reason += f": {why}"
         elif crawl.unusable:
             result.status, result.reason = "failed", crawl.unusable
-        elif result.pages == 0 and result.items == 0 and result.errors:
+        elif unfetched := nothing_fetched(stats):
             # Not one result page came back (the site is down, or answers errors): not a zero.
-            kinds = sorted(
-                ((int(v), k.rsplit("/", 1)[1]) for k, v in stats.items() if k.startswith("markwatch/errors/")),
-                reverse=True,
-            )
-            result.status = "failed"
-            refused = int(stats.get("markwatch/refused_unsafe", 0))
-            result.reason = f"no result page could be fetched: {result.errors} requests failed" + (
-                f" ({', '.join(f'{kind} {n}' for n, kind in kinds[:3])})" if kinds else ""
-            ) + (f"; {refused} led to addresses refused as unsafe" if refused else "")
+            result.status, result.reason = "failed", unfetched
         else:
             result.status = "ok"
     except Exception as exc:  # one marketplace failing never stops the others

@@ -419,14 +419,21 @@ class MarketSpider(scrapy.Spider):
             self._count("markwatch/listings")
             yield listing
 
-    def on_error(self, failure: Any) -> None:
-        """Count download failures by type; a failure of one page does not end the crawl."""
+    def failure_kind(self, failure: Any) -> str | None:
+        """The name a failed request is counted under, None when it is no error."""
         kind = failure.type.__name__ if getattr(failure, "type", None) else "error"
         blocked = getattr(self, "crawler", None) is not None and self.crawler.stats.get_value(
             "markwatch/blocked"
         )
         if kind == "IgnoreRequest" and blocked:
-            return  # requests dropped because the site blocked us are the block, not errors
+            return None  # requests dropped because the site blocked us are the block, not errors
+        return kind
+
+    def on_error(self, failure: Any) -> None:
+        """Count download failures by type; a failure of one page does not end the crawl."""
+        kind = self.failure_kind(failure)
+        if kind is None:
+            return
         self._count(f"markwatch/errors/{kind}")
         self.logger.warning(
             "request failed (%s): %s",
@@ -484,6 +491,28 @@ def unusable_pages(stats: dict[str, Any]) -> str | None:
     ranked = sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))
     reasons = ", ".join(r if len(ranked) == 1 else f"{r} ({n})" for r, n in ranked)
     return f"{total} of {pages} result pages unusable: {reasons}"
+
+
+def nothing_fetched(stats: dict[str, Any]) -> str | None:
+    """"no result page could be fetched: 42 requests failed (ConnectionRefusedError 42)"
+    when a crawl got neither a result page nor a listing back while requests failed
+    (the site is down, or answers errors to everything); None otherwise.
+
+    Failures are counted per kind as ``markwatch/errors/<kind>``; requests refused as
+    unsafe (a redirect to a private address) as ``markwatch/refused_unsafe``.
+    """
+    prefix = "markwatch/errors/"
+    kinds = {k[len(prefix) :]: int(v) for k, v in stats.items() if k.startswith(prefix) and v}
+    errors = sum(kinds.values()) + int(stats.get("log_count/ERROR", 0) or 0)
+    if not errors or int(stats.get("markwatch/pages", 0) or 0) or int(stats.get("markwatch/listings", 0) or 0):
+        return None
+    ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    refused = int(stats.get("markwatch/refused_unsafe", 0) or 0)
+    return (
+        f"no result page could be fetched: {errors} requests failed"
+        + (f" ({', '.join(f'{kind} {n}' for kind, n in ranked)})" if ranked else "")
+        + (f"; {refused} led to addresses refused as unsafe" if refused else "")
+    )
 
 
 class CrawlFailed(RuntimeError):

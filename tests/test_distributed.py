@@ -515,3 +515,28 @@ def test_unusable_result_pages_fail_the_distributed_run(
     assert run.status == "failed" and run.items == 0
     assert run.pages == len(TERMS)  # each search's first page, unusable: no next page
     assert run.reason == f"{len(TERMS)} of {len(TERMS)} result pages unusable: no_listing_json"
+
+
+def test_a_marketplace_that_answers_nothing_fails_the_distributed_run(
+    queue: redis.Redis, store: str, client_file: Path, tmp_path: Path
+):
+    # As in one process: no result page came back (nothing listens), so the run
+    # failed and cron sees exit 1, not a quiet zero.
+    data = yaml.safe_load(client_file.read_text())
+    data["marketplaces"]["aliexpress"]["base_url"] = "http://127.0.0.1:9"
+    client_file.write_text(yaml.safe_dump(data))
+    args = _args(client_file, store, tmp_path)
+    worker = _worker(args, tmp_path, "w", lease=10, idle=0)
+    try:
+        _wait_workers(queue, 1, [worker], tmp_path)
+        out = run_cli("run", "--distributed", *args, "--no-evidence", "--drain-timeout", "90")
+    finally:
+        _stop([worker])
+    with db.session_scope(store) as s:
+        run = s.scalars(select(m.CrawlRun)).one()
+    assert run.status == "failed" and run.pages == 0 and run.items == 0, (run.status, run.stats)
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert run.reason.startswith(
+        f"no result page could be fetched: {len(TERMS)} requests failed ("
+    ), run.reason
+    assert f"ConnectionRefusedError {len(TERMS)})" in run.reason
