@@ -445,7 +445,9 @@ def rescore(
         f"Assessed {counts['assessed']} of {counts['listings']} listings: "
         f"{counts['counterfeit']} counterfeit, {counts['review']} review, {counts['clear']} clear; "
         f"{counts['changed']} changed verdict; {counts['alerts_queued']} new hit(s) queued for alerts "
-        "(sent by the next `markwatch run` or `markwatch alerts flush`)." + "".join(changed),
+        "(sent by the next `markwatch run` or `markwatch alerts flush`)"
+        + (f"; {counts['withdrawn']} candidate case(s) withdrawn (no longer counterfeit)" if counts["withdrawn"] else "")
+        + "." + "".join(changed),
         highlight=False, markup=False,
     )
 

@@ -4,7 +4,8 @@ A counterfeit listing becomes a takedown candidate, unless an analyst dismissed 
 and it has not changed since or whitelisted its seller, or it is a relist of a listing
 already removed, in which case the new case is linked to the old one. `review`
 verdicts need nothing here: the triage queue is every unreviewed listing with that
-verdict.
+verdict. A candidate whose listing is assessed again as no longer counterfeit is
+withdrawn (`withdraw_candidate`), and taken in again if it becomes one.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ def take_in(session: Session, listing_pk: int, assessment_id: int) -> m.Case | N
         return None
     existing = case_for_listing(session, listing)
     if existing is not None:
+        if existing.state == "withdrawn":
+            from crawler.takedown.states import transition
+
+            transition(
+                session, existing, "candidate", "markwatch",
+                note=f"counterfeit again, score {assessment.score:.2f}",
+            )
         return existing
     try:
         from crawler.relists import find_relist
@@ -51,3 +59,25 @@ def take_in(session: Session, listing_pk: int, assessment_id: int) -> m.Case | N
     if old is not None and old.state in ("removed", "relisted"):
         return open_relist(session, listing, old, note=f"matches removed case {old.id}")
     return open_candidate(session, listing, assessment)
+
+
+def withdraw_candidate(session: Session, listing: m.Listing, assessment: m.AssessmentRow) -> m.Case | None:
+    """Withdraw the listing's candidate case when its newer assessment is not counterfeit.
+
+    Only a case no analyst has decided on: a confirmed or filed case is a person's
+    call, which a changed score does not overrule. The listing's triage is left as
+    it is, so a later counterfeit verdict takes the case in again.
+    """
+    from crawler.takedown.cases import case_for_listing
+    from crawler.takedown.states import transition
+
+    if assessment.verdict == "counterfeit":
+        return None
+    case = case_for_listing(session, listing)
+    if case is None or case.state != "candidate":
+        return None
+    transition(
+        session, case, "withdrawn", "markwatch",
+        note=f"verdict now {assessment.verdict}, score {assessment.score:.2f}: no longer a counterfeit hit",
+    )
+    return case

@@ -443,13 +443,16 @@ def rescore_store(client: Client, url: str, *, everything: bool = False, batch: 
     in the outbox, with the keys a cycle's hits use (`hit:<listing>:<verdict>`), so it
     goes out at the next flush and is never announced twice.
 
+    A candidate case whose listing is no longer counterfeit is withdrawn
+    (`intake.withdraw_candidate`).
+
     Returns the counts (`listings`, `assessed`, one per verdict, `changed`,
-    `alerts_queued`) and `changes` (listing key, old and new verdict, score).
+    `alerts_queued`, `withdrawn`) and `changes` (listing key, old and new verdict, score).
     """
     import alerts
     from alerts.kinds import hit_alert
     from alerts.targets import VERDICT_RANK
-    from crawler.intake import is_quiet, take_in
+    from crawler.intake import is_quiet, take_in, withdraw_candidate
     from crawler.pipelines import listing_input, matching_version
     from matching import Matcher
 
@@ -460,6 +463,7 @@ def rescore_store(client: Client, url: str, *, everything: bool = False, batch: 
     group = "rescore-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     counts: dict[str, Any] = {
         "listings": 0, "assessed": 0, "counterfeit": 0, "review": 0, "clear": 0, "changed": 0, "alerts_queued": 0,
+        "withdrawn": 0,
     }
     changes: list[tuple[str, str, str, float]] = []
     last_id = 0
@@ -484,6 +488,8 @@ def rescore_store(client: Client, url: str, *, everything: bool = False, batch: 
                     changes.append((listing.key, before.verdict, row.verdict, float(row.score)))
                 if row.verdict == "counterfeit":
                     take_in(session, listing.id, row.id)
+                elif withdraw_candidate(session, listing, row) is not None:
+                    counts["withdrawn"] += 1
                 promoted = VERDICT_RANK.get(row.verdict, 0) > (VERDICT_RANK.get(before.verdict, 0) if before else 0)
                 if promoted and targets and not is_quiet(listing):
                     # Counted per hit (one row per target that wants it).

@@ -29,7 +29,7 @@ from scrapy.http import Request
 from scrapy.pipelines.files import FSFilesStore
 from scrapy.pipelines.images import ImagesPipeline
 
-from crawler import db
+from crawler import db, intake
 from crawler.config import Client, load_client
 from crawler.files import write_whole
 from crawler.items import Listing
@@ -308,6 +308,9 @@ class AssessPipeline(_StoreStep):
         with self.transaction() as session:
             listing = session.get(db.m.Listing, item.stored_id)
             row = db.add_assessment(session, listing, assessment, self.version)
+            if row.verdict != "counterfeit":
+                # With the assessment, so no complaint is filed on a verdict that changed.
+                intake.withdraw_candidate(session, listing, row)
             self.photo_store.write_pending(session)
             item.assessment_id = row.id
             item.verdict = row.verdict
@@ -319,8 +322,6 @@ class IntakePipeline(_StoreStep):
     def process_item(self, item: Listing, spider: Any = None) -> Listing:
         if item.assessment_id is None or item.verdict != "counterfeit":
             return item
-        from crawler import intake
-
         with self.transaction() as session:
             intake.take_in(session, item.stored_id, item.assessment_id)
         return item

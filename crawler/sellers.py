@@ -45,7 +45,7 @@ NAME_MIN_LENGTH = 6  # shorter normalised names ("best", "acme") are too common 
 
 REMOVED_STATES = frozenset({"removed", "relisted"})
 # A case past these states means an analyst confirmed the listing.
-_UNCONFIRMED_STATES = frozenset({"candidate", "dismissed"})
+_UNCONFIRMED_STATES = frozenset({"candidate", "dismissed", "withdrawn"})
 
 # Marketplaces whose sellers write Chinese phone numbers without +86.
 _CN_MARKETPLACES = frozenset(

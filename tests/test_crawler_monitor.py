@@ -194,6 +194,38 @@ def test_export_contract_and_rescore(client_file: Path, tmp_path: Path):
         verdicts = {lst.key: a.verdict for lst, a in db.iter_listings_with_assessment(s)}
     assert verdicts["aliexpress:1005006120001"] == "clear"
     assert "changed verdict" in out.stdout
+    # Its untouched candidate case is withdrawn: nobody files against an authorised seller.
+    assert "1 candidate case(s) withdrawn (no longer counterfeit)" in " ".join(out.stdout.split())
+    with db.session_scope(url) as s:
+        case = s.scalars(select(m.Case).join(m.Listing).where(m.Listing.listing_id == "1005006120001")).one()
+        assert case.state == "withdrawn"
+        assert case.events[-1].actor == "markwatch" and case.events[-1].note.startswith("verdict now clear")
+        assert s.get(m.Listing, case.listing_pk).triage_state == "new"  # not an analyst's dismissal
+
+
+def test_a_candidate_follows_its_listing_in_and_out_of_counterfeit(client_file: Path, tmp_path: Path, market):
+    # The shop moves the listing to the brand's authorised seller: the next crawl assesses
+    # it clear and withdraws the candidate; moved back, the same case is a candidate again.
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    client = load_client(client_file)
+    run_cycle(client, url, marketplaces=["aliexpress"], evidence=False)
+    saved = market.catalogue
+    i = next(n for n, it in enumerate(saved) if it["listing_id"] == "1005006120001")
+    market.catalogue = [*saved[:i], saved[i] | {"seller_id": "1100200300"}, *saved[i + 1 :]]
+    try:
+        run_cycle(client, url, marketplaces=["aliexpress"], evidence=False)
+    finally:
+        market.catalogue = saved
+    with db.session_scope(url) as s:
+        case = s.scalars(select(m.Case).join(m.Listing).where(m.Listing.listing_id == "1005006120001")).one()
+        assert case.state == "withdrawn", [(e.to_state, e.note) for e in case.events]
+        case_id = case.id
+    run_cycle(client, url, marketplaces=["aliexpress"], evidence=False)
+    with db.session_scope(url) as s:
+        case = s.scalars(select(m.Case).join(m.Listing).where(m.Listing.listing_id == "1005006120001")).one()
+        assert (case.id, case.state) == (case_id, "candidate")
+        assert [e.to_state for e in case.events] == ["candidate", "withdrawn", "candidate"]
+        assert case.events[-1].note.startswith("counterfeit again, score")
 
 
 def test_bad_config_writes_nothing(tmp_path: Path):

@@ -2,7 +2,8 @@
 
 A takedown case follows the platform's protocol:
 
-    candidate -> confirmed | dismissed
+    candidate -> confirmed | dismissed | withdrawn
+    withdrawn -> candidate | confirmed | dismissed
     confirmed -> submitted (complaint id) | dismissed
     submitted -> seller_notified | awaiting_response | removed | rejected
     rejected  -> submitted (filed again) | dismissed
@@ -13,6 +14,11 @@ A takedown case follows the platform's protocol:
     escalated -> removed | reinstated      (a Chinese-speaking person explains the case)
     reinstated -> escalated                (appeal of a lost dispute)
     removed -> relisted | cross_complaint  (stay-down found it again; late counter-notice)
+
+A candidate no analyst has decided on is withdrawn by markwatch when the listing's
+newer assessment is no longer counterfeit (the client authorised the seller, raised
+a threshold, or the seller changed the listing), and becomes a candidate again if a
+later one is: nobody files a complaint the matcher no longer stands behind.
 
 A relisted case stays closed; the listing that came back gets a new case whose
 `relist_of` points at it. Every change goes through `transition`, which writes a
@@ -41,12 +47,13 @@ from crawler.takedown.deadlines import (
 )
 
 STATES: tuple[str, ...] = (
-    "candidate", "confirmed", "dismissed", "submitted", "rejected", "seller_notified",
+    "candidate", "confirmed", "dismissed", "withdrawn", "submitted", "rejected", "seller_notified",
     "awaiting_response", "cross_complaint", "dispute", "escalated", "removed", "reinstated", "relisted",
 )
 
 ALLOWED: dict[str, frozenset[str]] = {
-    "candidate": frozenset({"confirmed", "dismissed"}),
+    "candidate": frozenset({"confirmed", "dismissed", "withdrawn"}),
+    "withdrawn": frozenset({"candidate", "confirmed", "dismissed"}),
     "confirmed": frozenset({"submitted", "dismissed"}),
     "dismissed": frozenset(),
     "submitted": frozenset({"seller_notified", "awaiting_response", "removed", "rejected"}),

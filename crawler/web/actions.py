@@ -72,7 +72,7 @@ def _open_case(session: Session, listing: m.Listing, label: str, actor: str, not
         select(m.Case).where(m.Case.listing_pk == listing.id).order_by(m.Case.id.desc())
     ).first()
     closed = states.CLOSED_STATES
-    if existing is not None and existing.state not in closed and existing.state != "candidate":
+    if existing is not None and existing.state not in closed and existing.state not in ("candidate", "withdrawn"):
         return existing  # already confirmed or further along: nothing to do
     if existing is None or existing.state in closed:
         a = latest(session, listing.id)
@@ -100,7 +100,7 @@ def dismiss(session: Session, listing: m.Listing, actor: str, note: str | None =
     listing.triage_state = "dismissed"
     listing.triage_label = None
     listing.triage_hash = listing.content_hash
-    open_cases = select(m.Case).where(m.Case.listing_pk == listing.id, m.Case.state.in_(("candidate", "confirmed")))
+    open_cases = select(m.Case).where(m.Case.listing_pk == listing.id, m.Case.state.in_(("candidate", "withdrawn", "confirmed")))
     for case in session.scalars(open_cases):
         _transition(session, case, "dismissed", actor, note or "dismissed as a false positive")
     if note:
