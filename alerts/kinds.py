@@ -386,11 +386,9 @@ def hits_document(
 
 def review_queue_count(session: Session) -> int:
     """Listings whose newest assessment says `review` and that no analyst has triaged."""
-    newest = (
-        select(m.AssessmentRow.listing_pk, func.max(m.AssessmentRow.id).label("aid"))
-        .group_by(m.AssessmentRow.listing_pk)
-        .subquery()
-    )
+    from crawler.db import newest_assessment_ids
+
+    newest = newest_assessment_ids()
     stmt = (
         select(func.count())
         .select_from(m.Listing)

@@ -327,6 +327,15 @@ class StoredPhotoSignals:
             return int(result.rowcount or 0)
 
 
+def newest_assessment_ids(listing_pks: Any = None) -> Any:
+    """Subquery: (listing_pk, aid) of each listing's newest assessment, of the listings
+    `listing_pks` selects (a select of ids) or of all."""
+    stmt = select(m.AssessmentRow.listing_pk, func.max(m.AssessmentRow.id).label("aid"))
+    if listing_pks is not None:
+        stmt = stmt.where(m.AssessmentRow.listing_pk.in_(listing_pks))
+    return stmt.group_by(m.AssessmentRow.listing_pk).subquery()
+
+
 def latest_assessment(session: Session, listing_pk: int) -> m.AssessmentRow | None:
     return session.scalars(
         select(m.AssessmentRow).where(m.AssessmentRow.listing_pk == listing_pk).order_by(m.AssessmentRow.id.desc())
@@ -355,11 +364,7 @@ def needs_assessment(session: Session, listing: m.Listing, matching_version: str
 
 def iter_listings_with_assessment(session: Session) -> Iterator[tuple[m.Listing, m.AssessmentRow | None]]:
     """Every stored listing with its newest assessment, in id order (for export)."""
-    newest = (
-        select(m.AssessmentRow.listing_pk, func.max(m.AssessmentRow.id).label("aid"))
-        .group_by(m.AssessmentRow.listing_pk)
-        .subquery()
-    )
+    newest = newest_assessment_ids()
     stmt = (
         select(m.Listing, m.AssessmentRow)
         .outerjoin(newest, newest.c.listing_pk == m.Listing.id)

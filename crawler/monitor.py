@@ -330,12 +330,7 @@ def hits_without_evidence(session: Any, report: CycleReport, new_hits: list[int]
         .join(m.CrawlRun, m.CrawlRun.id == m.Sighting.run_id)
         .where(m.CrawlRun.cycle == report.cycle)
     )
-    newest = (
-        select(m.AssessmentRow.listing_pk, func.max(m.AssessmentRow.id).label("aid"))
-        .where(m.AssessmentRow.listing_pk.in_(seen))
-        .group_by(m.AssessmentRow.listing_pk)
-        .subquery()
-    )
+    newest = db.newest_assessment_ids(seen)
     hits = session.scalars(
         select(m.Listing)
         .join(newest, newest.c.listing_pk == m.Listing.id)

@@ -121,7 +121,7 @@ class _Row:
 
 def _period_rows(session: Session, since: dt.datetime) -> dict[int, _Row]:
     """Per listing seen in the period: the few columns the figures need (no JSON decoding)."""
-    from crawler.web.queries import newest_assessment_ids
+    from crawler.db import newest_assessment_ids
 
     newest = newest_assessment_ids()
     stmt = (

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from crawler import models as m
-from crawler.db import session_scope
+from crawler.db import newest_assessment_ids, session_scope
 from crawler.web import actions, queries
 from crawler.web.filters import build_filter, queue_filter
 from crawler.web.security import MAX_NOTE, actor_of, session_of
@@ -109,7 +109,7 @@ def api_listings(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Stored listings with their newest assessment, in id order."""
-    newest = queries.newest_assessment_ids()
+    newest = newest_assessment_ids()
     stmt = (
         select(m.Listing, m.AssessmentRow)
         .outerjoin(newest, newest.c.listing_pk == m.Listing.id)

@@ -21,20 +21,12 @@ from sqlalchemy.orm import Session
 
 from crawler import models as m
 from crawler.config import Client
+from crawler.db import newest_assessment_ids
 from crawler.exports import listing_fields
 
 HIT_VERDICTS = ("counterfeit", "review")
 TRIAGE_STATES = ("open", "confirmed", "dismissed", "all")
 LABELS = ("counterfeit", "copycat", "grey market", "copyright", "patent")
-
-
-def newest_assessment_ids() -> Any:
-    """Subquery: (listing_pk, aid) of each listing's newest assessment."""
-    return (
-        select(m.AssessmentRow.listing_pk, func.max(m.AssessmentRow.id).label("aid"))
-        .group_by(m.AssessmentRow.listing_pk)
-        .subquery()
-    )
 
 
 def with_newest_assessment() -> Select[Any]:
