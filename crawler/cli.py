@@ -634,19 +634,34 @@ def calendar_add_working_days(
     start: Annotated[str, typer.Argument(help="Start date, YYYY-MM-DD (not counted).")],
     days: Annotated[int, typer.Argument(help="Working days to add.")],
     country: Annotated[str, typer.Option("--country", help="ISO 3166-1 alpha-2 country code.")] = "CN",
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="For a year whose schedule is not published yet, count with the statutory holidays alone "
+            "(as case deadlines do) and say so on standard error.",
+        ),
+    ] = False,
 ) -> None:
     """Print the date that is DAYS working days after START in a country's calendar.
 
     China follows chinese-calendar: public holidays, and the weekend days that
-    become working days around them. A year the calendar does not cover is an error.
+    become working days around them. A year the calendar does not cover is an error,
+    unless --estimate.
 
-    Example: markwatch calendar add-working-days --country CN 2026-09-30 3
+    Example: markwatch calendar add-working-days --country CN 2026-12-30 3 --estimate
     """
     from crawler.takedown import deadlines
 
     begin = _iso_date(start, "START")
     code = _takedown_call(deadlines.check_country, country)
-    result = _takedown_call(deadlines.add_working_days, code, begin, days)
+    result = _takedown_call(deadlines.add_working_days, code, begin, days, estimate=estimate)
+    if years := deadlines.estimated_years(code, begin, result) if estimate else []:
+        err_console.print(
+            f"markwatch: estimated: {code}'s {', '.join(map(str, years))} schedule is not published in the "
+            "installed calendars; counted with its statutory holidays, weekend days made working days not known",
+            markup=False, highlight=False, soft_wrap=True,
+        )
     console.print(result.isoformat(), markup=False, highlight=False)
 
 

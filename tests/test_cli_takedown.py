@@ -64,7 +64,12 @@ def test_calendar_add_working_days(run) -> None:
     assert run("calendar", "add-working-days", "--country", "CN", "2026-02-12", "3").stdout.strip() == "2026-02-24"
     assert run("calendar", "add-working-days", "--country", "US", "2026-11-25", "1").stdout.strip() == "2026-11-27"
     one_line_error(run("calendar", "add-working-days", "--country", "CN", "2026-12-30", "3"),
-                   "2027 is not available", "chinese-calendar")
+                   "2027 is not available", "chinese-calendar", "estimate")
+    # As case deadlines do: New Year's Day 2027 is a statutory holiday.
+    estimated = run("calendar", "add-working-days", "--country", "CN", "2026-12-30", "3", "--estimate")
+    assert (estimated.returncode, estimated.stdout.strip()) == (0, "2027-01-05")
+    assert estimated.stderr.startswith("markwatch: estimated: CN's 2027 schedule is not published")
+    assert run("calendar", "add-working-days", "--country", "CN", "2026-02-12", "3", "--estimate").stderr == ""
     one_line_error(run("calendar", "add-working-days", "--country", "CN", "30.09.2026", "3"),
                    "START: expected a date YYYY-MM-DD")
     one_line_error(run("calendar", "add-working-days", "--country", "XX", "2026-09-30", "3"),

@@ -81,7 +81,8 @@ def _china_is_working(day: dt.date, estimate: bool = False) -> bool:
         raise CalendarError(
             f"China's working-day calendar for {day.year} is not available: chinese-calendar "
             f"{chinese_calendar.__version__} covers {first}-{last}; upgrade it "
-            f"(pip install -U chinese-calendar) once the State Council publishes {day.year}'s holidays"
+            f"(pip install -U chinese-calendar) once the State Council publishes {day.year}'s holidays,"
+            " or estimate with the statutory holidays alone"
         )
     try:
         return bool(chinese_calendar.is_workday(day))
