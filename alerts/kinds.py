@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.render import Bold, Doc, Image, Link, clean
+from alerts.render import Bold, Doc, Image, Link, Seg, clean
 from alerts.targets import TAG_HITS, TAG_OPS, TAG_REVIEW, TAG_TAKEDOWN, slug
 from crawler import models as m
 from crawler.config import Client
@@ -521,6 +521,8 @@ def relist_alerts(session: Session) -> list[Alert]:
         if case.mark_id:
             tags.add(case.mark_id.lower())
         info = _case_listing(case)
+        listing, old = case.listing, session.get(m.Case, case.relist_of)
+        removed = next((e.at for e in reversed(old.events) if e.to_state == "removed"), None) if old else None
         alerts.append(
             Alert(
                 # The same key as the takedown module's own relist row: one alert per case.
@@ -535,10 +537,25 @@ def relist_alerts(session: Session) -> list[Alert]:
                     "mark_id": case.mark_id,
                     "state": case.state,
                     **info,
+                    # What the lawyer needs to act on it: who sells it now, why it is the
+                    # same listing, and the takedown it came back from.
+                    "seller": _seller_text(listing),
+                    "price": _money(listing.price, listing.currency) if listing and listing.price is not None else None,
+                    "why": case.events[0].note if case.events else None,
+                    "old": _case_listing(old) if old else None,
+                    "old_complaint_id": old.complaint_id if old else None,
+                    "removed_on": removed.date().isoformat() if removed else None,
                 },
             )
         )
     return alerts
+
+
+def _seller_text(listing: m.Listing | None) -> str | None:
+    if listing is None or not (listing.seller_name or listing.seller_id):
+        return None
+    name = clean(listing.seller_name or "", 120)
+    return f"{name} ({listing.seller_id})" if name and listing.seller_id else name or listing.seller_id
 
 
 def relist_document(item: dict[str, Any]) -> Doc:
@@ -548,9 +565,23 @@ def relist_document(item: dict[str, Any]) -> Doc:
         f"A listing taken down in case {item.get('relist_of')} is back on {item.get('platform') or 'its marketplace'}; ",
         f"case {case} follows it up.",
     )
-    doc.ul(
-        [["Listing: ", Link(str(item.get("title") or item.get("listing") or "?"), item.get("url"))]]
-    )
+    rows: list[list[Seg]] = [
+        ["Listing: ", Link(str(item.get("title") or item.get("listing") or "?"), item.get("url"))]
+    ]
+    for label, key in (("Seller: ", "seller"), ("Price: ", "price"), ("Why it is the same listing: ", "why")):
+        if item.get(key):
+            rows.append([label, str(item[key])])
+    old = item.get("old") or {}
+    if old:
+        taken: list[Seg] = ["Taken down: ", Link(str(old.get("title") or old.get("listing") or "?"), old.get("url"))]
+        done = [
+            f"removed {item['removed_on']}" if item.get("removed_on") else "",
+            f"complaint {item['old_complaint_id']}" if item.get("old_complaint_id") else "",
+        ]
+        if any(done):
+            taken.append(" (" + ", ".join(d for d in done if d) + ")")
+        rows.append(taken)
+    doc.ul(rows)
     return doc
 
 

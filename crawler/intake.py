@@ -51,13 +51,12 @@ def take_in(session: Session, listing_pk: int, assessment_id: int) -> m.Case | N
                 note=f"counterfeit again, score {assessment.score:.2f}",
             )
         return existing
-    try:
-        from crawler.relists import find_relist
-    except ImportError:  # relist matching is optional for intake
-        find_relist = None
-    old = find_relist(session, listing) if find_relist else None
-    if old is not None and old.state in ("removed", "relisted"):
-        return open_relist(session, listing, old, note=f"matches removed case {old.id}")
+    from crawler.relists import match_relist
+
+    found = match_relist(session, listing)
+    if found is not None and found.case.state in ("removed", "relisted"):
+        # The reasons go into the case's history and the relist alert.
+        return open_relist(session, listing, found.case, note=found.describe())
     return open_candidate(session, listing, assessment)
 
 

@@ -188,3 +188,28 @@ def test_hamming() -> None:
     assert hamming(PHASH, _flip(PHASH, 5)) == 5
     assert hamming(PHASH, "abc") is None
     assert hamming("zz", "zz") is None
+
+
+def test_a_relist_says_who_sells_it_why_it_matched_and_what_was_taken_down(store: str) -> None:
+    from types import SimpleNamespace
+
+    from alerts.kinds import relist_alerts, relist_document
+    from alerts.render import write
+    from crawler.intake import take_in
+
+    with db.session_scope(store) as s:
+        old = _listing(s, "1", seller="111", images=[_img("https://img/1.jpg", "a" * 64, PHASH)])
+        old_case = _removed_case(s, old)
+        new = _listing(s, "2", seller="222", images=[_img("https://img/2.jpg", "a" * 64, PHASH)])
+        new.seller_name, new.price, new.currency = "Gamepad Outlet", 9.5, "USD"
+        verdict = SimpleNamespace(score=0.93, verdict="counterfeit", mark_id="acme", signals=[])
+        case = take_in(s, new.id, db.add_assessment(s, new, verdict, "v1").id)
+        assert case is not None and case.relist_of == old_case.id
+        assert case.events[0].note.startswith(f"matches removed case {old_case.id}: 1 identical image file")
+        [alert] = [a for a in relist_alerts(s) if a.key == f"relist:case:{case.id}"]
+        text = write(relist_document(alert.payload), "text")
+    assert "Seller: Gamepad Outlet (222)" in text
+    assert "Price: 9.50 USD" in text
+    assert "Why it is the same listing: matches removed case" in text and "identical image file" in text
+    assert "https://aliexpress.example/item/1" in text  # the listing taken down before
+    assert "complaint IPP-1" in text and "removed 20" in text
