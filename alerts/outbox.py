@@ -56,12 +56,17 @@ KINDS = ("hits", "review", "deadline", "relist", "health", "test")
 
 @dataclass
 class FlushResult:
-    """Rows sent and failed for good by this flush, and rows still pending (or sending) after it."""
+    """Rows sent and failed for good by this flush, and rows still pending (or sending) after it.
+
+    A row is one alert for one target; several go out in one message (a digest), so
+    `messages` (tried) and `delivered` count what the receivers saw.
+    """
 
     sent: int = 0
     failed: int = 0
     pending: int = 0
     messages: int = 0
+    delivered: int = 0
     # Pending rows for targets this flush was not given (e.g. run without the client file).
     unrouted: int = 0
     errors: list[str] = field(default_factory=list)
@@ -442,6 +447,7 @@ def flush(
                 target, kind, items, None if group.startswith("row:") else group, dedupe
             )
             out.messages += 1
+            out.delivered += ok
             done = max(now, m.utcnow())
             for row in members:
                 if ok:

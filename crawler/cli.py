@@ -247,7 +247,7 @@ def _print_cycle(report: object) -> None:
     console.print(
         f"New counterfeit hits: {len(report.new_hits)}; to review: {report.review_count}; "
         f"relists: {report.relists}; evidence captured: {report.evidence_captured}; "
-        f"alerts sent: {report.alerts_sent}, pending: {report.alerts_pending}",
+        f"alerts sent: {report.alerts_sent} in {report.alert_messages} message(s), pending: {report.alerts_pending}",
         highlight=False,
     )
     for event in report.health:
@@ -539,7 +539,7 @@ def alerts_flush(
     for error in result.errors:
         err_console.print(f"markwatch: not delivered: {error}", markup=False, highlight=False, soft_wrap=True)
     console.print(
-        f"sent {result.sent}, failed {result.failed}, pending {result.pending} ({result.messages} message(s))",
+        f"sent {result.sent} in {result.delivered} message(s), failed {result.failed}, pending {result.pending}",
         markup=False, highlight=False,
     )
     if result.unrouted:

@@ -64,7 +64,8 @@ class CycleReport:
     evidence_captured: int = 0
     evidence_failed: list[str] = field(default_factory=list)
     relists: int = 0
-    alerts_sent: int = 0
+    alerts_sent: int = 0  # alerts (one per hit and target), in alert_messages messages
+    alert_messages: int = 0
     alerts_pending: int = 0
 
     @property
@@ -376,8 +377,9 @@ def deliver_alerts(client: Client, url: str, report: CycleReport, say: Callable[
         alerts.enqueue_cycle_alerts(session, client, report.cycle, hits, None, report.health)
     result = alerts.flush(url, client)
     report.alerts_sent, report.alerts_pending = result.sent, result.pending
+    report.alert_messages = result.delivered
     if result.sent or result.pending:
-        say(f"alerts: {result.sent} sent, {result.pending} pending")
+        say(f"alerts: {result.sent} sent in {result.delivered} message(s), {result.pending} pending")
 
 
 # ------------------------------------------------------------------ daemon

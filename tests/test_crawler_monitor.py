@@ -453,6 +453,8 @@ def test_rescore_queues_alerts_for_listings_it_promotes(client_file: Path, tmp_p
         assert flushed.returncode == 0, flushed.stderr
         by_path = {r["path"]: r["json"] for r in receiver.requests}
         assert set(by_path) == {"/brand", "/analysts"}
+        # One digest per target, whatever the number of hits in it.
+        assert f"in {len(receiver.requests)} message(s), failed 0, pending 0" in flushed.stdout, flushed.stdout
         assert before[promoted_key][2][:40] in by_path["/brand"]["message"]
         assert "after `markwatch rescore`" in by_path["/brand"]["message"]
         with db.session_scope(url) as s:
