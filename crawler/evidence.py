@@ -514,7 +514,32 @@ def has_current_evidence(session: Session, listing: m.Listing) -> bool:
             m.AssessmentRow.listing_pk == listing.id, m.AssessmentRow.content_hash == listing.content_hash
         )
     )
-    return current_since is None or taken >= current_since
+    return is_current(taken, current_since)
+
+
+def evidence_times() -> Any:
+    """(listing_pk, taken, current_since) per listing with evidence: when its newest
+    evidence was taken, and when its current content was first assessed (the rule of
+    `has_current_evidence` for many listings in one query)."""
+    taken = (
+        select(m.Evidence.listing_pk, func.max(m.Evidence.captured_at).label("taken"))
+        .group_by(m.Evidence.listing_pk)
+        .subquery()
+    )
+    return (
+        select(taken.c.listing_pk, taken.c.taken, func.min(m.AssessmentRow.created_at).label("current_since"))
+        .join(m.Listing, m.Listing.id == taken.c.listing_pk)
+        .outerjoin(
+            m.AssessmentRow,
+            (m.AssessmentRow.listing_pk == m.Listing.id) & (m.AssessmentRow.content_hash == m.Listing.content_hash),
+        )
+        .group_by(taken.c.listing_pk, taken.c.taken)
+    )
+
+
+def is_current(taken: dt.datetime | None, current_since: dt.datetime | None) -> bool:
+    """Evidence taken at `taken` shows content first assessed at `current_since`."""
+    return taken is not None and (current_since is None or taken >= current_since)
 
 
 def evidence_of(session: Session, listing: m.Listing) -> list[m.Evidence]:

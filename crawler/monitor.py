@@ -323,7 +323,7 @@ def hits_without_evidence(session: Any, report: CycleReport, new_hits: list[int]
     """Listing pks to capture: `new_hits`, then listings seen this cycle whose newest verdict
     is counterfeit and whose evidence is missing or older than their current content (not
     those an analyst dismissed or whose seller is whitelisted)."""
-    from crawler.evidence import has_current_evidence
+    from crawler.evidence import evidence_times, is_current
     from crawler.intake import is_quiet
 
     seen = (
@@ -332,14 +332,16 @@ def hits_without_evidence(session: Any, report: CycleReport, new_hits: list[int]
         .where(m.CrawlRun.cycle == report.cycle)
     )
     newest = db.newest_assessment_ids(seen)
-    hits = session.scalars(
-        select(m.Listing)
+    times = evidence_times().subquery()
+    hits = session.execute(
+        select(m.Listing, times.c.taken, times.c.current_since)
         .join(newest, newest.c.listing_pk == m.Listing.id)
         .join(m.AssessmentRow, m.AssessmentRow.id == newest.c.aid)
+        .outerjoin(times, times.c.listing_pk == m.Listing.id)
         .where(m.AssessmentRow.verdict == "counterfeit")
         .order_by(m.Listing.id)
     ).all()
-    due = [lst.id for lst in hits if not is_quiet(lst) and not has_current_evidence(session, lst)]
+    due = [lst.id for lst, taken, since in hits if not is_current(taken, since) and not is_quiet(lst)]
     return list(dict.fromkeys([*new_hits, *due]))
 
 

@@ -160,3 +160,33 @@ def test_the_strongest_signal_is_evidence_not_the_goods_fit() -> None:
     assert row.strongest_signal["kind"] == "text"
     assert m.AssessmentRow(signals=[]).strongest_signal is None
     assert m.AssessmentRow(signals=[{"kind": "context", "score": 0.4, "detail": "d"}]).strongest_signal["kind"] == "context"
+
+
+def test_evidence_is_due_for_hits_seen_without_evidence_of_their_current_content(db_url: str):
+    # In one query for all hits of the cycle: none yet, or taken before the listing changed.
+    from types import SimpleNamespace
+
+    from crawler.monitor import CycleReport, hits_without_evidence
+
+    hit = SimpleNamespace(score=0.9, verdict="counterfeit", mark_id=None, signals=[])
+    t0 = dt.datetime(2026, 3, 1, 8, 0)
+    with db.session_scope(db_url) as s:
+        run = db.start_run(s, "aliexpress", cycle="c1")
+        rows = {}
+        for name in ("none", "current", "stale", "clear"):
+            listing = db.upsert_listing(s, _listing(listing_id=name), run_id=run.id, seen_at=t0).listing
+            verdict = hit if name != "clear" else SimpleNamespace(**{**vars(hit), "verdict": "clear"})
+            a = db.add_assessment(s, listing, verdict, "v1")
+            a.created_at = t0
+            rows[name] = listing
+        for name in ("current", "stale"):
+            s.add(m.Evidence(listing_pk=rows[name].id, kind="html", url="u", captured_at=t0 + dt.timedelta(minutes=5),
+                             sha256="0" * 64, path="p", entry_hash=name * 8))
+        # "stale" changed after its evidence was taken: its new content was assessed later.
+        stale = rows["stale"]
+        db.upsert_listing(s, _listing(listing_id="stale", price=99.0), run_id=run.id, seen_at=t0)
+        a = db.add_assessment(s, stale, hit, "v1")
+        a.created_at = t0 + dt.timedelta(hours=1)
+        s.flush()
+        due = hits_without_evidence(s, CycleReport("c1", t0), [])
+        assert due == [rows["none"].id, rows["stale"].id]
