@@ -423,6 +423,23 @@ def finish_run(
     return run
 
 
+INTERRUPTED = "interrupted: the cycle was stopped before this crawl finished"
+
+
+def close_interrupted_runs(session: Session, cycles: list[str]) -> int:
+    """Runs of `cycles` (stopped cycles) still `running`: closed as failed, with the listings
+    they stored counted. Their sightings stay theirs; health checks skip failed runs."""
+    runs = session.scalars(
+        select(m.CrawlRun).where(m.CrawlRun.cycle.in_(cycles), m.CrawlRun.status == "running")
+    ).all()
+    for run in runs:
+        stored = session.scalar(
+            select(func.count(func.distinct(m.Sighting.listing_pk))).where(m.Sighting.run_id == run.id)
+        )
+        finish_run(session, run.id, "failed", reason=INTERRUPTED, items=int(stored or 0), stats=run.stats)
+    return len(runs)
+
+
 def previous_runs(session: Session, marketplace: str, before_id: int, limit: int = 5) -> list[m.CrawlRun]:
     return list(
         session.scalars(

@@ -794,8 +794,11 @@ def run_distributed(
         CycleReport,
         MarketResult,
         after_crawl,
+        close_interrupted_runs,
         data_dir_for,
         markets_to_crawl,
+        read_unfinished,
+        unfinished_mark,
     )
     from crawler.spider import nothing_fetched, unusable_pages
 
@@ -832,17 +835,9 @@ def run_distributed(
         # As in `run`: a cycle killed before its post-crawl steps leaves this mark, and
         # the next one takes in the hits assessed since then.
         marked = server.get(UNFINISHED_KEY)
-        try:
-            since = (
-                min(report.started_at, dt.datetime.fromisoformat(marked.decode()))
-                if marked
-                else None
-            )
-        except ValueError:
-            since = None
-        if since is None:
-            since = report.started_at
-            server.set(UNFINISHED_KEY, since.isoformat())
+        since, killed = read_unfinished(marked.decode() if marked else "", report.started_at)
+        close_interrupted_runs(url, killed, say)
+        server.set(UNFINISHED_KEY, unfinished_mark(since, [*killed, cycle]))
         runs: dict[str, int] = {}
         started = time.monotonic()
         for name in names:

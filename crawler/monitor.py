@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from crawler import db
 from crawler import models as m
 from crawler.config import Client
-from crawler.files import remove_leftovers
+from crawler.files import remove_leftovers, write_whole
 from crawler.pipelines import MONITOR_PIPELINES, photo_matching_version
 
 log = logging.getLogger(__name__)
@@ -220,10 +220,12 @@ def run_cycle(
         # takes in the hits assessed since then (queueing and intake are idempotent).
         marker = ddir / "cycle.unfinished"
         try:
-            since = min(report.started_at, dt.datetime.fromisoformat(marker.read_text().strip()))
-        except (OSError, ValueError):
-            since = report.started_at
-            marker.write_text(since.isoformat())
+            mark = marker.read_text()
+        except OSError:
+            mark = ""
+        since, killed = read_unfinished(mark, report.started_at)
+        close_interrupted_runs(url, killed, say)
+        write_whole(marker, unfinished_mark(since, [*killed, cycle]).encode())
         with ThreadPoolExecutor(crawls_at_once(len(names), parallel), thread_name_prefix="markwatch-crawl") as pool:
             crawls = []
             for name in names:
@@ -238,6 +240,30 @@ def run_cycle(
         return report
     finally:
         lock.release()
+
+
+def read_unfinished(mark: str, started_at: dt.datetime) -> tuple[dt.datetime, list[str]]:
+    """From the mark a cycle leaves until it completes ("<since> <cycle> ..."): the time
+    from which hits are to be taken in, and the cycles that were stopped."""
+    try:
+        first, *cycles = mark.split()
+        return min(started_at, dt.datetime.fromisoformat(first)), cycles
+    except ValueError:  # no mark, or not one of ours
+        return started_at, []
+
+
+def unfinished_mark(since: dt.datetime, cycles: list[str]) -> str:
+    return " ".join([since.isoformat(), *cycles])
+
+
+def close_interrupted_runs(url: str, cycles: list[str], say: Callable[[str], None]) -> None:
+    """Close the crawl runs that stopped cycles left `running` (see `db.close_interrupted_runs`)."""
+    if not cycles:
+        return
+    with db.session_scope(url) as session:
+        closed = db.close_interrupted_runs(session, cycles)
+    if closed:
+        say(f"{closed} crawl run(s) of an interrupted cycle closed as failed")
 
 
 def after_crawl(

@@ -228,6 +228,32 @@ def test_a_candidate_follows_its_listing_in_and_out_of_counterfeit(client_file: 
         assert case.events[-1].note.startswith("counterfeit again, score")
 
 
+def test_the_next_cycle_closes_the_runs_a_stopped_cycle_left_running(client_file: Path, tmp_path: Path):
+    # A cycle killed mid-crawl leaves its run `running` and its mark; the next cycle on the
+    # store closes that run as failed, counting the listings it had stored.
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    db.upgrade(url)
+    started = m.utcnow()
+    with db.session_scope(url) as s:
+        run = db.start_run(s, "aliexpress", cycle="20260101T000000-dead01")
+        for n in ("1", "2"):
+            db.upsert_listing(s, {"marketplace": "aliexpress", "listing_id": n, "url": f"https://a.example/{n}",
+                                  "title": "x"}, run_id=run.id)
+        killed = run.id
+    ddir = data_dir_for(url)
+    ddir.mkdir(parents=True, exist_ok=True)
+    (ddir / "cycle.unfinished").write_text(f"{started.isoformat()} 20260101T000000-dead01")
+    lines: list[str] = []
+    run_cycle(load_client(client_file), url, marketplaces=["aliexpress"], evidence=False, progress=lines.append)
+    with db.session_scope(url) as s:
+        run = s.get(m.CrawlRun, killed)
+        assert (run.status, run.reason, run.items) == ("failed", db.INTERRUPTED, 2)
+        assert run.finished_at is not None
+        assert s.scalar(select(func.count()).select_from(m.CrawlRun).where(m.CrawlRun.status == "running")) == 0
+    assert "1 crawl run(s) of an interrupted cycle closed as failed" in lines
+    assert not (ddir / "cycle.unfinished").exists()
+
+
 def test_bad_config_writes_nothing(tmp_path: Path):
     bad = tmp_path / "markwatch.yaml"
     bad.write_text("client: {name: X}\nmarks: []\n")

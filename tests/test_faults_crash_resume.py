@@ -9,8 +9,8 @@ process) and `markwatch run` runs again. Afterwards:
 
 - the listings, their newest verdicts, images and cases equal the clean run's;
 - every completed crawl run has exactly one sighting per listing it saw, and the
-  last one saw every listing (sightings of the killed run belong to a run left
-  `running`, never to a completed one);
+  last one saw every listing (sightings of the killed run belong to its run, which
+  the next cycle closes as failed, never to a completed one);
 - every hit reached the webhook exactly once (counted in answered messages; a
   message the receiver never answered is not a delivery), no alert id was
   answered twice, and nothing is left pending;
@@ -124,6 +124,8 @@ def snapshot(url: str) -> dict[str, Any]:
             "repeats": sum(n - 1 for r in done for n in per_run.get(r.id, Counter()).values()),
             "last_run_listings": len(per_run.get(done[-1].id, {})) if done else 0,
             "items_vs_sightings": [(r.items, len(per_run.get(r.id, {}))) for r in done],
+            # The next cycle closes the runs a killed one left crawling.
+            "left_running": sum(r.status == "running" for r in runs),
         }
         outbox = Counter(row.status for row in s.scalars(select(m.OutboxAlert)))
         hit_urls = {lst.key: lst.url for lst in s.scalars(select(m.Listing))}
@@ -192,6 +194,8 @@ def compare(
         problems.append(
             f"sightings: last completed run saw {sightings['last_run_listings']} listings"
         )
+    if sightings["left_running"]:
+        problems.append(f"runs: {sightings['left_running']} left running after the next cycle")
     if any(items != seen for items, seen in sightings["items_vs_sightings"]):
         problems.append(f"sightings: run items vs sightings {sightings['items_vs_sightings']}")
     if set(hits) != set(clean_hits):
