@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response, TextResponse
+from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.defer import deferred_from_coro
 
 # URL markers: where marketplaces redirect blocked or logged-out visitors.
@@ -247,6 +248,54 @@ class NetGuardMiddleware:
             self.crawler.stats.inc_value("markwatch/refused_unsafe")
             spider.logger.warning("request refused: %s", exc)
             raise RefusedRequest(f"refused: {exc}") from None
+
+
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's DNS resolver, refusing a non-public answer for a host that is not allowed.
+
+    NetGuardMiddleware checks a URL's host before the download, but Scrapy looks the
+    name up again to connect; a DNS answer that changes in between (rebinding) would
+    slip through. This resolver gives Scrapy its addresses, so the address checked here
+    is the one connected to. Allowed: `MARKWATCH_ALLOW_HOSTS`, the spider's base_url
+    host and its proxy's host. A refusal is a failed lookup, counted as
+    `markwatch/refused_unsafe`.
+    """
+
+    crawler: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, reactor: Any) -> GuardedResolver:
+        settings = crawler.settings
+        size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
+        resolver = cls(reactor, size, settings.getfloat("DNS_TIMEOUT"))
+        if settings.getbool("MARKWATCH_NETGUARD", True):
+            resolver.crawler = crawler
+        return resolver
+
+    def getHostByName(self, name: str, timeout: Any = ()) -> Any:
+        d = super().getHostByName(name, timeout)
+        if self.crawler is not None:
+            d.addCallback(self._checked, name)
+        return d
+
+    def _checked(self, address: str, name: str) -> str:
+        from twisted.internet.error import DNSLookupError
+
+        from crawler.netguard import UnsafeURL, check_address, host_of
+
+        spider = getattr(self.crawler, "spider", None)
+        allow = set(self.crawler.settings.getlist("MARKWATCH_ALLOW_HOSTS"))
+        for url in (getattr(spider, "base_url", "") or "", proxy_for(spider.name) if spider else None):
+            if url and (host := host_of(url)):
+                allow.add(host)
+        try:
+            check_address(name, address, allow)
+        except UnsafeURL as exc:
+            self.crawler.stats.inc_value("markwatch/refused_unsafe")
+            if spider is not None:
+                spider.logger.warning("request refused: %s", exc)
+            raise DNSLookupError(f"refused: {exc}") from None
+        return address
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

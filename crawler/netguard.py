@@ -10,7 +10,9 @@ are trusted whatever they resolve to: the host of a marketplace's `base_url`
 
 `check_url` resolves the name before the caller's own request does, so a DNS
 answer that changes in between (rebinding) is not covered by it alone; callers that
-connect themselves use `checked_addresses` and connect to what was checked.
+connect themselves use `checked_addresses` and connect to what was checked, and the
+crawl's resolver (`crawler.middlewares.GuardedResolver`) checks the address Scrapy
+connects to with `check_address`.
 `GuardProxy` does exactly that for a browser: every connection Chromium opens,
 redirect hops and WebSockets included, is checked and pinned to a checked address.
 """
@@ -176,6 +178,20 @@ def _check(url: str, allow_hosts: Iterable[str], *, resolve_allowed: bool) -> tu
                 f"{url!r}: refused {reason}{via}; allow the host explicitly to fetch it"
             )
     return addresses
+
+
+def check_address(host: str, address: str, allow_hosts: Iterable[str] = ()) -> None:
+    """Raise `UnsafeURL` unless `address` (what `host` resolved to, about to be connected
+    to) is public, or the host or address is allowed."""
+    names, nets = _split_allow(allow_hosts)
+    if host.lower().rstrip(".") in names:
+        return
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if any(ip in net for net in nets if net.version == ip.version):
+        return
+    reason = unsafe_reason(ip)
+    if reason:
+        raise UnsafeURL(f"host {host!r} resolves to {ip}: refused {reason}; allow the host explicitly to fetch it")
 
 
 def is_safe(url: str, allow_hosts: Iterable[str] = ()) -> bool:

@@ -57,6 +57,8 @@ DOWNLOADER_MIDDLEWARES = {
     # retries (550), so only the final answer is judged.
     "crawler.middlewares.BlockDetectionMiddleware": 540,
 }
+# The address Scrapy connects to is checked too (DNS rebinding; see GuardedResolver).
+DNS_RESOLVER = "crawler.middlewares.GuardedResolver"
 MARKWATCH_BLOCK_DETECTION = True
 
 # Item pipelines (normalise, images, store, assess) are set by the run that

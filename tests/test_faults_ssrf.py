@@ -90,6 +90,62 @@ def test_downloader_middleware_refuses_before_the_download():
     )
 
 
+def test_the_address_scrapy_connects_to_is_checked_too():
+    # DNS rebinding: the host looked public when the middleware checked it and answers
+    # loopback when Scrapy looks it up to connect. Scrapy's resolver is ours, so the
+    # answer it connects to is checked; cached answers need no running reactor.
+    from scrapy.resolver import dnscache
+    from twisted.internet.error import DNSLookupError
+
+    from crawler.middlewares import GuardedResolver
+    from spiders.aliexpress import AliexpressSpider
+
+    crawler = get_crawler(AliexpressSpider, {"MARKWATCH_ALLOW_HOSTS": ["mirror.internal"]})
+    crawler.spider = AliexpressSpider.from_crawler(
+        crawler, terms=["x"], base_url="http://market.test:8080/aliexpress"
+    )
+    resolver = GuardedResolver.from_crawler(crawler, reactor=None)
+    answers = {
+        "rebind.test": "127.0.0.1",
+        "metadata.test": "169.254.169.254",
+        "public.test": "93.184.216.34",
+        "market.test": "127.0.0.1",  # the marketplace's own base_url host
+        "mirror.internal": "10.1.2.3",  # allowed explicitly
+    }
+    got: dict[str, Any] = {}
+    try:
+        for name, address in answers.items():
+            dnscache[name] = address
+            resolver.getHostByName(name).addCallbacks(
+                lambda a, n=name: got.__setitem__(n, a), lambda f, n=name: got.__setitem__(n, f.value)
+            )
+    finally:
+        for name in answers:
+            dnscache.pop(name, None)
+    assert {n: got[n] for n in ("public.test", "market.test", "mirror.internal")} == {
+        "public.test": "93.184.216.34", "market.test": "127.0.0.1", "mirror.internal": "10.1.2.3",
+    }
+    assert isinstance(got["rebind.test"], DNSLookupError) and "loopback" in str(got["rebind.test"])
+    assert isinstance(got["metadata.test"], DNSLookupError) and "link-local" in str(got["metadata.test"])
+    assert crawler.stats.get_value("markwatch/refused_unsafe") == 2
+
+
+def test_a_marketplace_named_by_host_name_is_crawled_through_the_guarded_resolver(tmp_path: Path):
+    # Scrapy connects through GuardedResolver: a base_url host that resolves to loopback
+    # is the marketplace's own and is crawled.
+    from crawler.monitor import run_cycle
+    from crawler.settings import DNS_RESOLVER
+
+    assert DNS_RESOLVER == "crawler.middlewares.GuardedResolver"
+    _, catalogue, images = demo_files()
+    with MarketplaceServer(catalogue, images) as market:
+        by_name = market.url("aliexpress").replace("127.0.0.1", "localhost")
+        path = client_file(tmp_path, {"aliexpress": {"base_url": by_name}})
+        report = run_cycle(load_client(path), f"sqlite:///{tmp_path / 's.db'}", evidence=False, send_alerts=False)
+    [mr] = report.markets
+    assert mr.status == "ok" and mr.items > 0, (mr.status, mr.reason)
+
+
 def ssrf_family(folder: Path) -> dict[str, Any]:
     """A crawl cycle with listing images at refused addresses, and a marketplace (the
     generic spider) whose allowed host redirects its searches to refused addresses."""
