@@ -86,7 +86,7 @@ def enqueue_cycle_alerts(
     - deadline reminders and relists are found in the store's cases.
     The caller's transaction holds the rows; they go out at the next `flush`.
     """
-    today = today or dt.date.today()
+    day = today or dt.date.today()
     targets = list(targets) if targets is not None else load_targets(client)
     result = EnqueueResult()
     if not targets:
@@ -97,7 +97,7 @@ def enqueue_cycle_alerts(
         )
     count = review_queue_count(session) if review_count is None else int(review_count)
     if count > 0:
-        result.add("review", enqueue(session, review_alert(client, count, today), targets))
+        result.add("review", enqueue(session, review_alert(client, count, day), targets))
     events = detect_health(session, cycle_id) if health_events is None else list(health_events)
     for event in events:
         result.add("health", enqueue(session, health_alert(event, cycle_id), targets))

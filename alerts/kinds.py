@@ -444,8 +444,21 @@ def _case_listing(case: m.Case) -> dict[str, Any]:
     }
 
 
-def deadline_alerts(session: Session, today: dt.date) -> list[Alert]:
-    """Reminders for open cases whose deadline is near or past, in working days."""
+def _case_today(case: m.Case) -> dt.date:
+    """Today on the platform's clock (Beijing's date for Chinese platforms), as deadlines are set."""
+    try:
+        from crawler.takedown.states import case_today
+
+        return case_today(case)
+    except (ImportError, ValueError, OSError):
+        return dt.date.today()
+
+
+def deadline_alerts(session: Session, today: dt.date | None = None) -> list[Alert]:
+    """Reminders for open cases whose deadline is near or past, in working days.
+
+    `today`: by default each case's platform date, so a Chinese platform's deadline is
+    overdue once Beijing's day is over, not hours later."""
     alerts: list[Alert] = []
     cases = session.scalars(
         select(m.Case).where(m.Case.deadline.is_not(None)).order_by(m.Case.deadline, m.Case.id)
@@ -453,8 +466,9 @@ def deadline_alerts(session: Session, today: dt.date) -> list[Alert]:
     for case in cases:
         if case.deadline is None or not _needs_reminder(case.state):
             continue
-        left = working_days_between(today, case.deadline, case.platform)
-        if case.deadline < today:
+        day = today or _case_today(case)
+        left = working_days_between(day, case.deadline, case.platform)
+        if case.deadline < day:
             stage = "overdue"
         elif left == 0:
             stage = "due_today"

@@ -834,15 +834,15 @@ def cases_cmd(
     url = existing_store(db)
     if url is None:
         return
-    today = dt.date.today()
     table_rules = _takedown_call(deadlines.rules)
     with storage.session_scope(url) as session:
         if platform:
             known = set(table_rules.platforms) | set(session.scalars(select(mdl.Case.platform).distinct()))
             if platform.lower() not in known:
                 fail(f"--platform: unknown platform {platform!r}: expected one of {', '.join(sorted(known))}")
-        found = _takedown_call(tcases.find_cases, session, state=state, platform=platform, overdue=overdue,
-                               today=today)
+        # Each case is judged on its platform's date (Beijing's for Chinese platforms), the
+        # date its deadline was counted from.
+        found = _takedown_call(tcases.find_cases, session, state=state, platform=platform, overdue=overdue)
         from rich import box
 
         relists = any(c.relist_of for c in found)
@@ -854,6 +854,7 @@ def cases_cmd(
             when = "-"
             if case.deadline is not None:
                 country = states.platform_rule(case.platform, table_rules).country
+                today = states.local_today(country)
                 try:
                     n = deadlines.working_days_between(country, today, case.deadline)
                 except deadlines.CalendarError:
@@ -1066,7 +1067,7 @@ def evidence_capture(
 
     Example: markwatch evidence capture aliexpress:1005001 --db sqlite:///markwatch.db --dir evidence
     """
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from crawler import db as storage
     from crawler import evidence
@@ -1089,6 +1090,13 @@ def evidence_capture(
         ).first()
         if listing is None:
             fail(f"LISTING_KEY: no stored listing {listing_key!r} in {storage.display_url(url)}")
+        entries = session.scalar(select(func.count()).select_from(mdl.Evidence))
+        if entries and not Path(folder).is_dir():
+            # A new folder would split the chain: its files and manifest apart from the rest.
+            fail(
+                f"{folder}: no evidence folder there for the store's {entries} entries; give --dir "
+                "(after `markwatch run --data-dir DIR` it is DIR/evidence)"
+            )
         try:
             rows = evidence.capture(session, listing, folder, allow_hosts=allow)
         except UnsafeURL as exc:

@@ -690,6 +690,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 continue  # an unhashable key; SafeLoader reports it
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        # A date-shaped typo such as 2031-02-30 would end in a traceback from datetime.
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a date YYYY-MM-DD, got {node.value!r}", node.start_mark
+            ) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_yaml_timestamp)
+
 
 def _key_path(loc: tuple[Any, ...]) -> str:
     out = ""

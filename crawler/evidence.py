@@ -501,11 +501,8 @@ def capture(
 
 
 def has_current_evidence(session: Session, listing: m.Listing) -> bool:
-    """True when the listing's evidence was taken after its current content was first assessed.
-
-    A listing that changed since (a new title or price) needs new evidence: a complaint
-    must show what is on sale now.
-    """
+    """True when the listing's evidence was taken after its current content was first
+    assessed, and after it came back if it is a relist (see `is_current`)."""
     taken = session.scalar(select(func.max(m.Evidence.captured_at)).where(m.Evidence.listing_pk == listing.id))
     if taken is None:
         return False
@@ -514,20 +511,31 @@ def has_current_evidence(session: Session, listing: m.Listing) -> bool:
             m.AssessmentRow.listing_pk == listing.id, m.AssessmentRow.content_hash == listing.content_hash
         )
     )
-    return is_current(taken, current_since)
+    return is_current(taken, current_since, session.scalar(_relisted_at(listing.id)))
+
+
+def _relisted_at(listing_pk: Any) -> Any:
+    """When the listing's newest relist case opened (a scalar select)."""
+    return select(func.max(m.Case.created_at)).where(m.Case.listing_pk == listing_pk, m.Case.relist_of.is_not(None))
 
 
 def evidence_times() -> Any:
-    """(listing_pk, taken, current_since) per listing with evidence: when its newest
-    evidence was taken, and when its current content was first assessed (the rule of
-    `has_current_evidence` for many listings in one query)."""
+    """(listing_pk, taken, current_since, relisted) per listing with evidence: when its
+    newest evidence was taken, when its current content was first assessed, when it
+    came back after a takedown (the rule of `has_current_evidence` for many listings in
+    one query)."""
     taken = (
         select(m.Evidence.listing_pk, func.max(m.Evidence.captured_at).label("taken"))
         .group_by(m.Evidence.listing_pk)
         .subquery()
     )
     return (
-        select(taken.c.listing_pk, taken.c.taken, func.min(m.AssessmentRow.created_at).label("current_since"))
+        select(
+            taken.c.listing_pk,
+            taken.c.taken,
+            func.min(m.AssessmentRow.created_at).label("current_since"),
+            _relisted_at(taken.c.listing_pk).scalar_subquery().label("relisted"),
+        )
         .join(m.Listing, m.Listing.id == taken.c.listing_pk)
         .outerjoin(
             m.AssessmentRow,
@@ -537,9 +545,14 @@ def evidence_times() -> Any:
     )
 
 
-def is_current(taken: dt.datetime | None, current_since: dt.datetime | None) -> bool:
-    """Evidence taken at `taken` shows content first assessed at `current_since`."""
-    return taken is not None and (current_since is None or taken >= current_since)
+def is_current(
+    taken: dt.datetime | None, current_since: dt.datetime | None, relisted: dt.datetime | None = None
+) -> bool:
+    """Evidence taken at `taken` shows what is on sale now: it is newer than the listing's
+    current content (first assessed at `current_since`; a changed title or price needs a
+    new capture) and than its return after a takedown (`relisted`: evidence from before
+    the removal does not prove the relist)."""
+    return taken is not None and all(t is None or taken >= t for t in (current_since, relisted))
 
 
 def evidence_of(session: Session, listing: m.Listing) -> list[m.Evidence]:

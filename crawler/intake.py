@@ -42,15 +42,26 @@ def take_in(session: Session, listing_pk: int, assessment_id: int) -> m.Case | N
     if listing is None or assessment is None or assessment.verdict != "counterfeit" or is_quiet(listing):
         return None
     existing = case_for_listing(session, listing)
-    if existing is not None:
-        if existing.state == "withdrawn":
-            from crawler.takedown.states import transition
+    if existing is not None and existing.state == "withdrawn":
+        from crawler.takedown.states import transition
 
-            transition(
-                session, existing, "candidate", "markwatch",
-                note=f"counterfeit again, score {assessment.score:.2f}",
-            )
+        transition(
+            session, existing, "candidate", "markwatch",
+            note=f"counterfeit again, score {assessment.score:.2f}",
+        )
         return existing
+    if existing is not None and existing.state != "dismissed":
+        return existing
+    if existing is not None:
+        # Dismissed, but the listing changed since (it is not quiet): the new content is a
+        # new candidate; the dismissed case keeps the analyst's decision on the old one.
+        from crawler.takedown.states import create_case
+
+        return create_case(
+            session, listing, actor="markwatch", mark_id=assessment.mark_id,
+            note=f"listing changed since case {existing.id} was dismissed; counterfeit verdict, "
+            f"score {float(assessment.score):.2f}",
+        )
     from crawler.relists import match_relist
 
     found = match_relist(session, listing)

@@ -360,14 +360,14 @@ def hits_without_evidence(session: Any, report: CycleReport, new_hits: list[int]
     newest = db.newest_assessment_ids(seen)
     times = evidence_times().subquery()
     hits = session.execute(
-        select(m.Listing, times.c.taken, times.c.current_since)
+        select(m.Listing, times.c.taken, times.c.current_since, times.c.relisted)
         .join(newest, newest.c.listing_pk == m.Listing.id)
         .join(m.AssessmentRow, m.AssessmentRow.id == newest.c.aid)
         .outerjoin(times, times.c.listing_pk == m.Listing.id)
         .where(m.AssessmentRow.verdict == "counterfeit")
         .order_by(m.Listing.id)
     ).all()
-    due = [lst.id for lst, taken, since in hits if not is_current(taken, since) and not is_quiet(lst)]
+    due = [lst.id for lst, *times_of in hits if not is_current(*times_of) and not is_quiet(lst)]
     return list(dict.fromkeys([*new_hits, *due]))
 
 

@@ -149,8 +149,9 @@ def summary(session: Session, since: dt.datetime, until: dt.datetime | None = No
             triage[row.triage_state] += 1
             if row.first_seen >= since:
                 hits_per_day[row.marketplace][row.first_seen.date()] += 1
+    # A period longer than a year charts its last 366 days: the recent hits are the ones to show.
     n_days = max(1, min(366, (until.date() - since.date()).days + 1))
-    days = [since.date() + dt.timedelta(days=i) for i in range(n_days)]
+    days = [until.date() - dt.timedelta(days=n_days - 1 - i) for i in range(n_days)]
 
     cases = list(session.scalars(select(m.Case)))
     events: dict[int, list[m.CaseEvent]] = defaultdict(list)

@@ -250,6 +250,25 @@ def test_deadline_stages_in_working_days(db_url):
     ]
 
 
+def test_deadline_reminders_count_on_the_platform_s_date(db_url, monkeypatch):
+    # Past midnight in Beijing a Taobao deadline of yesterday is overdue, even while the
+    # server's UTC date is still that day.
+    from crawler.takedown import states
+
+    monkeypatch.setattr(
+        states, "local_today", lambda country: dt.date(2026, 12, 3) if country == "CN" else dt.date(2026, 12, 2)
+    )
+    targets = [Target("memo://legal", frozenset({"takedown"}))]
+    with db.session_scope(db_url) as session:
+        listing = _listing(session, 1)
+        session.add(m.Case(listing_pk=listing.id, platform="taobao", state="seller_notified",
+                           deadline=dt.date(2026, 12, 2)))
+        session.flush()
+        alerts.enqueue_cycle_alerts(session, None, "c1", [], review_count=0, health_events=[], targets=targets)
+        keys = session.scalars(select(m.OutboxAlert.key)).all()
+    assert [k.split(">")[0] for k in keys] == ["deadline:1:2026-12-02:overdue"]
+
+
 def test_working_days_skip_weekends():
     assert working_days_between(dt.date(2026, 12, 4), dt.date(2026, 12, 7)) == 1  # Fri -> Mon
     assert working_days_between(dt.date(2026, 12, 7), dt.date(2026, 12, 4)) == -1

@@ -295,6 +295,18 @@ def test_duplicate_key_is_refused_with_its_line(demo_dir: Path):
         load_client(path)
 
 
+def test_an_impossible_date_is_one_line_with_its_place(demo_dir: Path):
+    # 2031-02-30 looks like a date to YAML, and datetime refuses it with a traceback.
+    path = demo_dir / "markwatch.yaml"
+    text = path.read_text()
+    assert "valid_until: 2031-03-13" in text
+    path.write_text(text.replace("valid_until: 2031-03-13", "valid_until: 2031-02-30", 1))
+    line = text.splitlines().index("        valid_until: 2031-03-13") + 1
+    out = run_cli("check", "--config", str(path))
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0, out.stderr
+    assert f"line {line}, column 22: expected a date YYYY-MM-DD, got '2031-02-30'" in out.stderr
+
+
 def test_yaml_merge_keys_may_be_overridden(demo_dir: Path):
     path = demo_dir / "markwatch.yaml"
     data = yaml.safe_load(path.read_text())

@@ -173,13 +173,13 @@ def test_evidence_is_due_for_hits_seen_without_evidence_of_their_current_content
     with db.session_scope(db_url) as s:
         run = db.start_run(s, "aliexpress", cycle="c1")
         rows = {}
-        for name in ("none", "current", "stale", "clear"):
+        for name in ("none", "current", "stale", "clear", "relisted"):
             listing = db.upsert_listing(s, _listing(listing_id=name), run_id=run.id, seen_at=t0).listing
             verdict = hit if name != "clear" else SimpleNamespace(**{**vars(hit), "verdict": "clear"})
             a = db.add_assessment(s, listing, verdict, "v1")
             a.created_at = t0
             rows[name] = listing
-        for name in ("current", "stale"):
+        for name in ("current", "stale", "relisted"):
             s.add(m.Evidence(listing_pk=rows[name].id, kind="html", url="u", captured_at=t0 + dt.timedelta(minutes=5),
                              sha256="0" * 64, path="p", entry_hash=name * 8))
         # "stale" changed after its evidence was taken: its new content was assessed later.
@@ -187,6 +187,12 @@ def test_evidence_is_due_for_hits_seen_without_evidence_of_their_current_content
         db.upsert_listing(s, _listing(listing_id="stale", price=99.0), run_id=run.id, seen_at=t0)
         a = db.add_assessment(s, stale, hit, "v1")
         a.created_at = t0 + dt.timedelta(hours=1)
+        # "relisted" came back after a takedown once its evidence was taken.
+        old = m.Case(listing_pk=rows["relisted"].id, platform="aliexpress", state="relisted", created_at=t0)
+        s.add(old)
+        s.flush()
+        s.add(m.Case(listing_pk=rows["relisted"].id, platform="aliexpress", state="candidate", relist_of=old.id,
+                     created_at=t0 + dt.timedelta(hours=2)))
         s.flush()
         due = hits_without_evidence(s, CycleReport("c1", t0), [])
-        assert due == [rows["none"].id, rows["stale"].id]
+        assert due == [rows["none"].id, rows["stale"].id, rows["relisted"].id]

@@ -215,6 +215,27 @@ def test_removed_or_altered_rows_break_the_chain(store: str, tmp_path: Path) -> 
     assert ("row-altered", ids[4]) in {(p.kind, p.evidence_id) for p in report.problems}
 
 
+def test_a_relisted_listing_needs_evidence_taken_after_it_came_back(store: str, tmp_path: Path) -> None:
+    # A relist complaint must show the listing online after the removal, not before it.
+    from crawler.evidence import has_current_evidence
+    from crawler.takedown.cases import open_relist
+    from crawler.takedown.states import create_case, transition
+
+    evidence_dir = tmp_path / "evidence"
+    with db.session_scope(store) as s:
+        listing = _listing(s, "1", "https://www.aliexpress.com/item/1.html")
+        record(s, listing, _fake_snapshot(listing.url, 1), evidence_dir)
+        assert has_current_evidence(s, listing)
+        case = create_case(s, listing, actor="t")
+        transition(s, case, "confirmed", "t")
+        transition(s, case, "submitted", "t", complaint_id="IPP-1")
+        transition(s, case, "removed", "t")
+        open_relist(s, listing, case)
+        assert not has_current_evidence(s, listing)
+        record(s, listing, _fake_snapshot(listing.url, 2), evidence_dir)
+        assert has_current_evidence(s, listing)
+
+
 def test_removing_the_newest_row_is_caught_by_the_manifest(store: str, tmp_path: Path) -> None:
     evidence_dir = tmp_path / "evidence"
     with db.session_scope(store) as s:
@@ -292,6 +313,20 @@ def test_cli_capture_rejects_a_malformed_key(store: str, tmp_path: Path) -> None
     result = _cli("evidence", "capture", "no-colon", "--db", store, "--dir", str(tmp_path))
     assert result.returncode == 2
     assert "marketplace:listing_id" in result.stderr
+
+
+def test_cli_capture_into_a_missing_folder_of_a_store_with_evidence_is_refused(store: str, tmp_path: Path) -> None:
+    # A store with evidence whose folder is elsewhere (run --data-dir): capturing into a new
+    # folder would split the chain's files and manifest.
+    evidence_dir = tmp_path / "evidence"
+    with db.session_scope(store) as s:
+        listing = _listing(s, "1", "https://www.aliexpress.com/item/1.html")
+        record(s, listing, _fake_snapshot(listing.url, 1), evidence_dir)
+    wrong = tmp_path / "elsewhere"
+    result = _cli("evidence", "capture", "aliexpress:1", "--db", store, "--dir", str(wrong))
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stderr
+    assert f"{wrong}: no evidence folder there for the store's 2 entries; give --dir" in result.stderr
+    assert not wrong.exists()
 
 
 @pytest.mark.browser

@@ -98,6 +98,16 @@ def test_takedown_figures(seeded: Seeded) -> None:
     assert summary.median_days_to_removal is not None and summary.median_days_to_removal < 1
 
 
+def test_a_period_longer_than_a_year_charts_its_latest_days(seeded: Seeded) -> None:
+    # An annual report must show this year's hits, not the period's first 366 days.
+    since = m.utcnow() - dt.timedelta(days=800)
+    with storage.session_scope(seeded.db_url) as s:
+        summary = reports.summary(s, since)
+    assert summary.days[-1] == m.utcnow().date() and len(summary.days) == 366
+    hit_days = {d for per in summary.hits_per_day.values() for d in per}
+    assert hit_days and hit_days <= set(summary.days)
+
+
 def test_report_rejects_bad_options(seeded: Seeded) -> None:
     r = run_cli("report", "--since", "soon", "--db", seeded.db_url)
     assert r.returncode == 2 and "--since" in r.stderr

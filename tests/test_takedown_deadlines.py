@@ -158,6 +158,18 @@ def test_bad_rules_name_the_file_and_key(tmp_path: Path, patch: dict, where: str
     assert str(err.value).startswith(f"{path}: {where}:")
 
 
+@pytest.mark.parametrize("accuracy", [{"window_days": "three months"}, {"takedown_rate_min": None}, "strict"])
+def test_bad_accuracy_figures_name_the_file_and_key(tmp_path: Path, accuracy: object) -> None:
+    import yaml
+
+    path = tmp_path / "rules.yaml"
+    rules = {"accuracy": accuracy, "platforms": {"x": {"family": "letter", "country": "CN"}}}
+    path.write_text(yaml.safe_dump(rules), encoding="utf-8")
+    with pytest.raises(TakedownError) as err:
+        deadlines.load_rules(path)
+    assert str(err.value).startswith(f"{path}: accuracy")
+
+
 def test_days_left_to_an_estimated_deadline_are_counted() -> None:
     # The cases board and the reminders count down to deadlines that run into 2027.
     first, last = deadlines.china_years()

@@ -236,6 +236,41 @@ def test_evidence_comes_from_where_the_cycle_keeps_it_for_the_store(
     assert [p.name for p in (result.complaints[0].folder / "evidence").iterdir()]
 
 
+def test_a_wrong_evidence_folder_is_refused_instead_of_packages_without_evidence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store on PostgreSQL run with --data-dir keeps its evidence elsewhere: the complaint
+    # must not list evidence it does not enclose.
+    monkeypatch.delenv("MARKWATCH_EVIDENCE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    db.ensure_schema(url)
+    seed(url, "pinduoduo", 1, evidence_dir=tmp_path / "elsewhere" / "evidence")
+    out = tmp_path / "out"
+    with pytest.raises(PackageRefused, match=r"store-data/evidence: no evidence folder there .* --evidence-dir"):
+        export(url, client_file(tmp_path), "pinduoduo", out)
+    assert not out.exists() or not any(out.iterdir())
+    result = export(url, client_file(tmp_path), "pinduoduo", out, evidence_dir=tmp_path / "elsewhere" / "evidence")
+    assert [p.name for p in (result.complaints[0].folder / "evidence").iterdir()]
+
+
+def test_a_relist_whose_evidence_predates_it_is_flagged(db_url: str, tmp_path: Path) -> None:
+    # A stay-down complaint needs a capture of the listing back on sale, not the old one.
+    from crawler.takedown.cases import open_relist
+
+    (case_id,) = seed(db_url, "pinduoduo", 1, evidence_dir=tmp_path)
+    with db.session_scope(db_url) as session:
+        case = session.get(m.Case, case_id)
+        for step in ("submitted", "removed"):
+            transition(session, case, step, "a", today=TODAY, complaint_id="P-1")
+        relist = open_relist(session, case.listing, case)
+        transition(session, relist, "confirmed", "a", today=TODAY)
+        relist_id = relist.id
+    result = export(db_url, client_file(tmp_path), "pinduoduo", tmp_path / "out", evidence_dir=tmp_path)
+    assert result.complaints[0].case_ids == [relist_id]
+    assert any(f"case {relist_id} is a relist of case {case_id} but its evidence predates" in w for w in result.warnings)
+
+
 def test_refused_packages_write_nothing(db_url: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     expired = [{"number": "12345678", "country": "CN", "valid_from": "2010-01-01", "valid_until": "2020-01-01",
@@ -251,6 +286,8 @@ def test_refused_packages_write_nothing(db_url: str, tmp_path: Path) -> None:
     assert not out.exists() or not any(out.iterdir())
     with pytest.raises(deadlines.UnknownPlatform):
         export(db_url, client, "wish", out)
+    with pytest.raises(PackageRefused, match="complaint type storefront: only Alibaba IPP platforms"):
+        export(db_url, client, "amazon", out, complaint_type="storefront")
     seed(db_url, "tmall", 1, mark_id="ghost")
     with pytest.raises(PackageRefused, match="mark 'ghost' is not in the client file"):
         export(db_url, client, "tmall", out)

@@ -241,6 +241,56 @@ def test_find_cases_filters_and_overdue(url: str) -> None:
             tcases.find_cases(session, state="nope")
 
 
+def test_overdue_is_judged_on_the_platform_s_date(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The deadline was counted on Beijing's date: once Beijing's day is over the case is
+    # overdue, whatever the server's own date.
+    from crawler.takedown import states
+
+    beijing = dt.date.today() + dt.timedelta(days=10)
+    monkeypatch.setattr(states, "local_today", lambda country: beijing)
+    with db.session_scope(url) as session:
+        case = case_in(session, "seller_notified", marketplace="jd")
+        case.deadline = beijing - dt.timedelta(days=1)
+        assert is_overdue(case)
+        assert case in tcases.find_cases(session, platform="jd", overdue=True)
+
+
+def test_a_complaint_turned_down_while_awaiting_the_decision_is_rejected_and_can_be_filed_again(url: str) -> None:
+    # Otherwise the only way out is cross_complaint -> reinstated, counted as a seller's win.
+    with db.session_scope(url) as session:
+        case = case_in(session, "awaiting_response", marketplace="taobao")
+        transition(session, case, "rejected", "a", note="complaint not established", today=TODAY)
+        transition(session, case, "submitted", "a", complaint_id="IPP-2", today=TODAY)
+        assert case.state == "submitted" and case.complaint_id == "IPP-2"
+
+
+def test_a_dismissed_listing_that_changed_into_a_counterfeit_opens_a_new_candidate(url: str) -> None:
+    # Quiet while unchanged; once its content changed, a counterfeit verdict sets a takedown in motion.
+    from crawler.intake import take_in
+
+    def assessed(listing: m.Listing) -> int:
+        row = m.AssessmentRow(listing_pk=listing.id, score=0.93, verdict="counterfeit", mark_id="acme",
+                              matching_version="t", content_hash=listing.content_hash)
+        session.add(row)
+        session.flush()
+        return row.id
+
+    with db.session_scope(url) as session:
+        listing = new_listing(session, listing_id="D1")
+        first = take_in(session, listing.id, assessed(listing))
+        assert first is not None
+        transition(session, first, "dismissed", "a", note="genuine resale")
+        assert take_in(session, listing.id, assessed(listing)) is None  # unchanged: stays quiet
+        changed = db.upsert_listing(session, {
+            "marketplace": "taobao", "listing_id": "D1", "url": listing.url, "title": "ACME pad 1:1 replica",
+            "seller_id": "s1", "seller_name": "Shop",
+        }).listing
+        again = take_in(session, changed.id, assessed(changed))
+        assert again is not None and again.id != first.id and again.state == "candidate"
+        assert first.state == "dismissed"
+        assert take_in(session, changed.id, assessed(changed)).id == again.id  # idempotent
+
+
 def test_annotations_record_facts_without_changing_state(url: str) -> None:
     with db.session_scope(url) as session:
         case = case_in(session, "confirmed", marketplace="amazon")

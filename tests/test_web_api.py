@@ -271,6 +271,11 @@ def test_confirm_opens_a_case_that_moves_on_the_board(web: TestClient, seeded: S
     assert f'class="casecard overdue" id="case-{case_id}"' in board and "overdue by" in board
     api = web.post(f"/api/cases/{case_id}/transition", json={"to_state": "removed"}, headers={"X-CSRF-Token": token})
     assert api.status_code == 200 and api.json()["state"] == "removed"
+    # The listing is back: "relisted" on the board opens the linked stay-down case.
+    api = web.post(f"/api/cases/{case_id}/transition", json={"to_state": "relisted"}, headers={"X-CSRF-Token": token})
+    assert api.status_code == 200 and api.json()["state"] == "relisted"
+    relist = [c for c in web.get("/api/cases").json() if c["relist_of"] == case_id]
+    assert [(c["listing_pk"], c["state"]) for c in relist] == [(pk, "candidate")]
     # Dismissing another listing closes its candidate case through the same function.
     pk2 = seeded.pks["aliexpress:1002"]
     web.post(f"/hits/{pk2}/action", data={"action": "confirm", "label": "copycat", "csrf_token": token})
@@ -351,6 +356,24 @@ def test_the_api_files_a_case_with_the_platform_s_complaint_id(web: TestClient, 
     assert r.status_code == 200, r.text
     assert (r.json()["state"], r.json()["complaint_id"]) == ("submitted", "IPP-9")
     assert web.post(url, json={"to_state": "seller_notified", "color": "red"}, headers=headers).status_code == 422
+
+
+def test_the_board_judges_a_deadline_on_the_platform_s_date(web: TestClient, seeded: Seeded, monkeypatch) -> None:
+    # AliExpress deadlines are counted on Beijing's date: past Beijing's midnight the card is
+    # overdue even while the server's date is still the deadline's day.
+    from crawler.takedown import states
+
+    beijing = dt.date.today() + dt.timedelta(days=10)
+    monkeypatch.setattr(states, "local_today", lambda country: beijing if country == "CN" else dt.date.today())
+    token = csrf(web)
+    pk = seeded.pks["aliexpress:1001"]
+    web.post(f"/hits/{pk}/action", data={"action": "confirm", "label": "counterfeit", "csrf_token": token})
+    case_id = web.get("/api/cases").json()[0]["id"]
+    with storage.session_scope(seeded.db_url) as s:
+        case = s.get(m.Case, case_id)
+        assert case is not None
+        case.state, case.deadline = "seller_notified", beijing - dt.timedelta(days=1)
+    assert f'class="casecard overdue" id="case-{case_id}"' in web.get("/cases").text
 
 
 def test_the_board_counts_down_to_a_deadline_in_a_year_without_a_published_calendar(

@@ -275,13 +275,17 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
     if not isinstance(data, dict) or not isinstance(data.get("platforms"), dict):
         raise _fail(src, "platforms", "expected a mapping of platform name to rules")
     acc = data.get("accuracy") or {}
-    accuracy = {
-        "window_days": float(acc.get("window_days", 91)),
-        "takedown_rate_min": float(acc.get("takedown_rate_min", 0.90)),
-        "counter_won_max": float(acc.get("counter_won_max", 0.05)),
-        "near_margin": float(acc.get("near_margin", 0.03)),
-        "min_decided": float(acc.get("min_decided", 5)),
-    }
+    if not isinstance(acc, dict):
+        raise _fail(src, "accuracy", "expected a mapping of the good-faith thresholds")
+    defaults = {"window_days": 91, "takedown_rate_min": 0.90, "counter_won_max": 0.05, "near_margin": 0.03,
+                "min_decided": 5}
+    accuracy: dict[str, float] = {}
+    for key, default in defaults.items():
+        value = acc.get(key, default)
+        # An edited figure that is not a number must be one line naming it, not a traceback.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise _fail(src, f"accuracy.{key}", f"expected a number >= 0, got {value!r}")
+        accuracy[key] = float(value)
     platforms: dict[str, PlatformRule] = {}
     for key, raw in data["platforms"].items():
         key = str(key).lower()

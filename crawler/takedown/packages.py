@@ -224,6 +224,13 @@ class _Writer:
                     f"case {item.case.id} has no evidence; capture it first: "
                     f"markwatch evidence capture {item.listing.marketplace}:{item.listing.listing_id}"
                 )
+            elif item.case.relist_of is not None and max(e.captured_at for e in item.evidence) < item.case.created_at:
+                # Captures from before the removal do not show the listing back on sale.
+                self.warnings.append(
+                    f"case {item.case.id} is a relist of case {item.case.relist_of} but its evidence predates the "
+                    f"relist; capture it again: markwatch evidence capture "
+                    f"{item.listing.marketplace}:{item.listing.listing_id}"
+                )
             for ev in item.evidence:
                 src = Path(ev.path)
                 if not src.is_absolute():
@@ -654,6 +661,12 @@ def export_packages(
     today = today or dt.date.today()
     if complaint_type not in COMPLAINT_TYPES:
         raise PackageRefused(f"complaint type: expected one of {', '.join(COMPLAINT_TYPES)}, got {complaint_type!r}")
+    if complaint_type != "listing" and rule.family != "alibaba_ipp":
+        # Other platforms' packages report listings only: asking for more must not pass unnoticed.
+        raise PackageRefused(
+            f"complaint type {complaint_type}: only Alibaba IPP platforms (taobao, tmall, 1688, alibaba, aliexpress) "
+            f"take it; {rule.name} packages report listings"
+        )
     cases = _cases(session, rule.key, case_ids)
     if not cases:
         raise PackageRefused(
@@ -697,6 +710,13 @@ def export_packages(
         # Where `markwatch run` keeps the evidence of this store.
         url = session.get_bind().url.render_as_string(hide_password=False)
         evidence_dir = default_dir(url)
+    files = sum(len(rows) for rows in evidence_rows.values())
+    if files and not Path(evidence_dir).is_dir():
+        # A wrong folder would give complaints that list evidence but enclose none of it.
+        raise PackageRefused(
+            f"{evidence_dir}: no evidence folder there for the cases' {files} evidence files; give --evidence-dir "
+            "(after `markwatch run --data-dir DIR` it is DIR/evidence)"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = m.utcnow().strftime("%Y%m%d-%H%M%S")

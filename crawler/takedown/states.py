@@ -8,7 +8,7 @@ A takedown case follows the platform's protocol:
     submitted -> seller_notified | awaiting_response | removed | rejected
     rejected  -> submitted (filed again) | dismissed
     seller_notified -> awaiting_response | removed | cross_complaint
-    awaiting_response -> removed | cross_complaint
+    awaiting_response -> removed | cross_complaint | rejected  (the platform's decision may be a no)
     cross_complaint -> dispute | reinstated
     dispute -> removed | reinstated | escalated
     escalated -> removed | reinstated      (a Chinese-speaking person explains the case)
@@ -59,7 +59,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "submitted": frozenset({"seller_notified", "awaiting_response", "removed", "rejected"}),
     "rejected": frozenset({"submitted", "dismissed"}),
     "seller_notified": frozenset({"awaiting_response", "removed", "cross_complaint"}),
-    "awaiting_response": frozenset({"removed", "cross_complaint"}),
+    # The platform's decision may be a rejection: recorded as such, not as a seller's win.
+    "awaiting_response": frozenset({"removed", "cross_complaint", "rejected"}),
     "cross_complaint": frozenset({"dispute", "reinstated"}),
     "dispute": frozenset({"removed", "reinstated", "escalated"}),
     "escalated": frozenset({"removed", "reinstated"}),
@@ -98,6 +99,11 @@ def local_today(country: str) -> dt.date:
     from zoneinfo import ZoneInfo
 
     return dt.datetime.now(ZoneInfo(zone)).date()
+
+
+def case_today(case: m.Case) -> dt.date:
+    """Today's date on the case's platform clock, the one its deadline was counted on."""
+    return local_today(platform_rule(case.platform).country)
 
 
 def _now() -> dt.datetime:
@@ -245,6 +251,6 @@ def annotate(
 
 
 def is_overdue(case: m.Case, today: dt.date | None = None) -> bool:
-    """True when a deadline that asks for action has passed."""
-    today = today or dt.date.today()
+    """True when a deadline that asks for action has passed (by default on the platform's date)."""
+    today = today or case_today(case)
     return case.state in ACTION_STATES and case.deadline is not None and case.deadline < today

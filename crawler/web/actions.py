@@ -133,6 +133,17 @@ def change_case(
     complaint_id: str | None = None, platform_ref: str | None = None,
 ) -> m.Case:
     """Move a case through the takedown module, which checks the protocol and audits it."""
+    if to_state == "relisted" and case.state == "removed" and case.listing is not None:
+        # A relist is a new case linked to the removed one (and a relist alert), as the
+        # command line and the stay-down check open it; the bare state change would close
+        # the case and leave the listing that is back with no case at all.
+        from crawler.takedown.cases import open_relist
+
+        try:
+            open_relist(session, case.listing, case, actor=actor, note=note)
+        except ValueError as exc:
+            raise ActionError(str(exc)) from None
+        return case
     return _transition(session, case, to_state, actor, note, complaint_id=complaint_id, platform_ref=platform_ref)
 
 

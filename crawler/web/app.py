@@ -423,8 +423,8 @@ def _pages(app: FastAPI) -> None:
             return page(
                 request, "cases.html", columns=columns, today=today, platform=platform,
                 platforms=sorted({c.platform for c in found}),
-                days_left={c.id: working_days_left(c, today) for c in found},
-                overdue={c.id: is_overdue(c, today) for c in found},
+                days_left={c.id: working_days_left(c, case_today(c, today)) for c in found},
+                overdue={c.id: is_overdue(c, case_today(c, today)) for c in found},
                 next_states={c.id: actions.allowed_next(c) for c in found},
                 takedown=actions.takedown_states() is not None,
             )
@@ -592,6 +592,16 @@ def _image_file(path: Path | None) -> Response:
     if media is None:
         raise HTTPException(404, "not an image")
     return FileResponse(path, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+
+
+def case_today(case: m.Case, today: dt.date) -> dt.date:
+    """Today on the case's platform clock (Beijing's date for Chinese platforms), as its deadline was set."""
+    try:
+        from crawler.takedown.states import case_today as platform_today
+
+        return platform_today(case)
+    except (ImportError, ValueError):
+        return today
 
 
 def working_days_left(case: m.Case, today: dt.date) -> int | None:
