@@ -223,14 +223,20 @@ def test_generic_letter_in_english_and_chinese(db_url: str, tmp_path: Path) -> N
     assert "知识产权侵权通知" in zh and "注册号 12345678" in zh and "联系方式" in zh
 
 
-def test_evidence_comes_from_where_the_cycle_keeps_it_for_the_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _store_with_evidence_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: Path) -> str:
+    """A SQLite store in tmp_path (the working folder) with one Pinduoduo case whose evidence is in `folder`."""
     monkeypatch.delenv("MARKWATCH_EVIDENCE_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'store.db'}"
     db.ensure_schema(url)
-    seed(url, "pinduoduo", 1, evidence_dir=tmp_path / "store-data" / "evidence")  # as `markwatch run` keeps it
+    seed(url, "pinduoduo", 1, evidence_dir=folder)
+    return url
+
+
+def test_evidence_comes_from_where_the_cycle_keeps_it_for_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = _store_with_evidence_in(tmp_path, monkeypatch, tmp_path / "store-data" / "evidence")  # as `run` keeps it
     result = export(url, client_file(tmp_path), "pinduoduo", tmp_path / "out")
     assert not [w for w in result.warnings if "not found" in w], result.warnings
     assert [p.name for p in (result.complaints[0].folder / "evidence").iterdir()]
@@ -241,11 +247,7 @@ def test_a_wrong_evidence_folder_is_refused_instead_of_packages_without_evidence
 ) -> None:
     # A store on PostgreSQL run with --data-dir keeps its evidence elsewhere: the complaint
     # must not list evidence it does not enclose.
-    monkeypatch.delenv("MARKWATCH_EVIDENCE_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    db.ensure_schema(url)
-    seed(url, "pinduoduo", 1, evidence_dir=tmp_path / "elsewhere" / "evidence")
+    url = _store_with_evidence_in(tmp_path, monkeypatch, tmp_path / "elsewhere" / "evidence")
     out = tmp_path / "out"
     with pytest.raises(PackageRefused, match=r"store-data/evidence: no evidence folder there .* --evidence-dir"):
         export(url, client_file(tmp_path), "pinduoduo", out)

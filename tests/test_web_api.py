@@ -358,6 +358,19 @@ def test_the_api_files_a_case_with_the_platform_s_complaint_id(web: TestClient, 
     assert web.post(url, json={"to_state": "seller_notified", "color": "red"}, headers=headers).status_code == 422
 
 
+def _notified_case(web: TestClient, seeded: Seeded, deadline: dt.date) -> int:
+    """A hit confirmed on the board, its case moved to seller_notified with `deadline`."""
+    token = csrf(web)
+    pk = seeded.pks["aliexpress:1001"]
+    web.post(f"/hits/{pk}/action", data={"action": "confirm", "label": "counterfeit", "csrf_token": token})
+    case_id = web.get("/api/cases").json()[0]["id"]
+    with storage.session_scope(seeded.db_url) as s:
+        case = s.get(m.Case, case_id)
+        assert case is not None
+        case.state, case.deadline = "seller_notified", deadline
+    return case_id
+
+
 def test_the_board_judges_a_deadline_on_the_platform_s_date(web: TestClient, seeded: Seeded, monkeypatch) -> None:
     # AliExpress deadlines are counted on Beijing's date: past Beijing's midnight the card is
     # overdue even while the server's date is still the deadline's day.
@@ -365,29 +378,15 @@ def test_the_board_judges_a_deadline_on_the_platform_s_date(web: TestClient, see
 
     beijing = dt.date.today() + dt.timedelta(days=10)
     monkeypatch.setattr(states, "local_today", lambda country: beijing if country == "CN" else dt.date.today())
-    token = csrf(web)
-    pk = seeded.pks["aliexpress:1001"]
-    web.post(f"/hits/{pk}/action", data={"action": "confirm", "label": "counterfeit", "csrf_token": token})
-    case_id = web.get("/api/cases").json()[0]["id"]
-    with storage.session_scope(seeded.db_url) as s:
-        case = s.get(m.Case, case_id)
-        assert case is not None
-        case.state, case.deadline = "seller_notified", beijing - dt.timedelta(days=1)
+    case_id = _notified_case(web, seeded, beijing - dt.timedelta(days=1))
     assert f'class="casecard overdue" id="case-{case_id}"' in web.get("/cases").text
 
 
 def test_the_board_counts_down_to_a_deadline_in_a_year_without_a_published_calendar(
     web: TestClient, seeded: Seeded
 ) -> None:
-    token = csrf(web)
-    pk = seeded.pks["aliexpress:1001"]
-    web.post(f"/hits/{pk}/action", data={"action": "confirm", "label": "counterfeit", "csrf_token": token})
-    case_id = web.get("/api/cases").json()[0]["id"]
-    with storage.session_scope(seeded.db_url) as s:
-        case = s.get(m.Case, case_id)
-        assert case is not None
-        deadline = dt.date.today() + dt.timedelta(days=400)
-        case.state, case.deadline = "seller_notified", deadline
+    deadline = dt.date.today() + dt.timedelta(days=400)
+    _notified_case(web, seeded, deadline)
     board = web.get("/cases")
     assert board.status_code == 200
     left = re.search(rf"deadline {deadline}:\s*(\d+) working days left", board.text)
