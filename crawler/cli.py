@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -875,7 +875,14 @@ def cases_cmd(
 
 @app.command("case")
 def case_cmd(
-    case_id: Annotated[int, typer.Argument(help="The case id (see markwatch cases).")],
+    case_ids: Annotated[
+        str,
+        typer.Argument(
+            metavar="CASE",
+            help="The case id (see markwatch cases), or several at once: 12,13,20-25 (one complaint "
+            "for many links; all move or none).",
+        ),
+    ],
     action: Annotated[str, typer.Argument(help="confirm, dismiss, submit, reject, notify, await, removed, "
                                           "cross-complaint, dispute, reinstated, escalate, relisted, note, "
                                           "test-buy or show.")],
@@ -884,66 +891,112 @@ def case_cmd(
     complaint_id: Annotated[str | None, typer.Option("--complaint-id", help="The platform's complaint id.")] = None,
     ref: Annotated[str | None, typer.Option("--ref", help="A platform reference, e.g. a test-buy order id.")] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Who acts; default $USER.")] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            help="The day it happened (YYYY-MM-DD), when recorded later: the deadline counts from it. "
+            "Default today on the platform's clock.",
+        ),
+    ] = None,
 ) -> None:
-    """Move a case along its platform's protocol, record a note or a test-buy order, or show its history.
+    """Move cases along their platform's protocol, record a note or a test-buy order, or show their history.
 
-    Example: markwatch case 12 submit --complaint-id IPP-2026-0042 --note "filed on IPP"
+    Example: markwatch case 12,13,20-25 submit --complaint-id IPP-2026-0042 --note "filed on IPP"
     """
     import os
 
+    from sqlalchemy import select
+
     from crawler import db as storage
     from crawler import models as mdl
-    from crawler.takedown import cases as tcases
-    from crawler.takedown import states
 
     if action not in CASE_ACTIONS and action not in CASE_OTHER_ACTIONS:
         fail(f"unknown action {action!r}: expected one of {', '.join([*CASE_ACTIONS, *CASE_OTHER_ACTIONS])}")
+    ids = _case_ids(case_ids)
+    happened = _iso_date(on, "--on") if on else None
+    if happened is not None and action not in CASE_ACTIONS:
+        fail(f"--on: only for a change of state ({', '.join(CASE_ACTIONS)}), not {action!r}")
     who = actor or os.environ.get("USER") or "analyst"
     url = existing_store(db)
     if url is None:  # no store, no case to move
         raise typer.Exit(2)
+    # One transaction: a refused move of any case leaves every case as it was.
     with storage.session_scope(url) as session:
-        case = session.get(mdl.Case, case_id)
-        if case is None:
-            fail(f"case {case_id} not found")
-        if action == "show":
+        found = {c.id: c for c in session.scalars(select(mdl.Case).where(mdl.Case.id.in_(ids)))}
+        if missing := [i for i in ids if i not in found]:
+            fail(f"case {', '.join(map(str, missing))} not found")
+        for case in (found[i] for i in ids):
+            _case_action(session, case, action, who, note=note, complaint_id=complaint_id, ref=ref, on=happened)
+
+
+def _case_ids(text: str) -> list[int]:
+    """"12,13,20-25" -> [12, 13, 20, ..., 25], in order, each once; one line when malformed."""
+    ids: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        low, sep, high = part.partition("-")
+        if not low.isdigit() or (sep and not high.strip().isdigit()):
+            fail(f"CASE: expected a case id or ids such as 12,13,20-25, got {text!r}")
+        first, last = int(low), int(high) if sep else int(low)
+        if last < first or last - first >= 10_000:
+            fail(f"CASE: {part!r} is not a range of at most 10000 ids from low to high")
+        ids.extend(range(first, last + 1))
+    return list(dict.fromkeys(ids))
+
+
+def _case_action(
+    session: Any, case: Any, action: str, who: str, *, note: str | None, complaint_id: str | None,
+    ref: str | None, on: dt.date | None,
+) -> None:
+    """One case's `markwatch case` action, printed on one line (a history for `show`)."""
+    from crawler.takedown import cases as tcases
+    from crawler.takedown import states
+
+    if action == "show":
+        console.print(
+            f"case {case.id}: {case.platform} {case.listing.key} state {case.state}"
+            f" deadline {case.deadline or '-'} complaint {case.complaint_id or '-'}"
+            + (f" relist of {case.relist_of}" if case.relist_of else ""),
+            markup=False, highlight=False, soft_wrap=True,
+        )
+        for e in case.events:
             console.print(
-                f"case {case.id}: {case.platform} {case.listing.key} state {case.state}"
-                f" deadline {case.deadline or '-'} complaint {case.complaint_id or '-'}"
-                + (f" relist of {case.relist_of}" if case.relist_of else ""),
+                f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.from_state or '-'} -> {e.to_state}"
+                + (f" [{e.platform_ref}]" if e.platform_ref else "") + (f" {e.note}" if e.note else ""),
                 markup=False, highlight=False, soft_wrap=True,
             )
-            for e in case.events:
-                console.print(
-                    f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.from_state or '-'} -> {e.to_state}"
-                    + (f" [{e.platform_ref}]" if e.platform_ref else "") + (f" {e.note}" if e.note else ""),
-                    markup=False, highlight=False, soft_wrap=True,
-                )
-            return
-        if action == "note":
-            if not note:
-                fail("note: expected --note TEXT")
-            _takedown_call(states.annotate, session, case, who, note=note, platform_ref=ref)
-            console.print(f"case {case.id}: note recorded", markup=False, highlight=False)
-            return
-        if action == "test-buy":
-            if not ref:
-                fail("test-buy: expected --ref ORDER_ID (the test purchase's order id)")
-            _takedown_call(states.annotate, session, case, who, note=note or "test buy", platform_ref=f"test-buy:{ref}")
-            console.print(f"case {case.id}: test-buy order {ref} recorded", markup=False, highlight=False)
-            return
-        if action == "relisted":
-            new = _takedown_call(tcases.open_relist, session, case.listing, case, actor=who, note=note)
-            console.print(f"case {case.id}: relisted; new case {new.id}", markup=False, highlight=False)
-            return
-        fields = {"complaint_id": complaint_id} if complaint_id else {}
-        _takedown_call(states.transition, session, case, CASE_ACTIONS[action], who, note=note, platform_ref=ref,
-                       **fields)
-        event = case.events[-1] if case.events else None
-        deadline = f"; deadline {case.deadline}" if case.deadline else ""
-        gap = event is not None and event.note and ("deadline not set" in event.note or "deadline estimated" in event.note)
-        extra = f" ({event.note})" if gap else ""
-        console.print(f"case {case.id}: {case.state}{deadline}{extra}", markup=False, highlight=False, soft_wrap=True)
+        return
+    if action == "note":
+        if not note:
+            fail("note: expected --note TEXT")
+        _takedown_call(states.annotate, session, case, who, note=note, platform_ref=ref)
+        console.print(f"case {case.id}: note recorded", markup=False, highlight=False)
+        return
+    if action == "test-buy":
+        if not ref:
+            fail("test-buy: expected --ref ORDER_ID (the test purchase's order id)")
+        _takedown_call(states.annotate, session, case, who, note=note or "test buy", platform_ref=f"test-buy:{ref}")
+        console.print(f"case {case.id}: test-buy order {ref} recorded", markup=False, highlight=False)
+        return
+    if action == "relisted":
+        new = _takedown_call(tcases.open_relist, session, case.listing, case, actor=who, note=note)
+        console.print(f"case {case.id}: relisted; new case {new.id}", markup=False, highlight=False)
+        return
+    fields = {"complaint_id": complaint_id} if complaint_id else {}
+    today = states.case_today(case)
+    if on is not None:
+        if on > today:
+            fail(f"--on {on}: in the future (today is {today} on {case.platform}'s clock)")
+        if on < today:
+            # The deadline counts from the day it happened; the trail says it was recorded later.
+            note = f"happened on {on}" + (f"; {note}" if note else "")
+    _takedown_call(states.transition, session, case, CASE_ACTIONS[action], who, note=note, platform_ref=ref,
+                   today=on or today, **fields)
+    event = case.events[-1] if case.events else None
+    deadline = f"; deadline {case.deadline}" if case.deadline else ""
+    gap = event is not None and event.note and ("deadline not set" in event.note or "deadline estimated" in event.note)
+    extra = f" ({event.note})" if gap else ""
+    console.print(f"case {case.id}: {case.state}{deadline}{extra}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

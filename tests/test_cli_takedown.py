@@ -145,6 +145,52 @@ def test_case_actions_and_listing(run, db_url: str) -> None:
     assert "candidate -> confirmed" in show.stdout and "[test-buy:ORDER-7]" in show.stdout
 
 
+def test_one_complaint_for_many_cases_moves_them_all_or_none(run, db_url: str) -> None:
+    # Alibaba's IPP takes hundreds of links in one complaint: the cases move together.
+    ids = [seed_case(db_url, "alibaba", f"a{i}", state="confirmed") for i in range(4)]
+    dismissed = seed_case(db_url, "alibaba", "a9")
+    run("case", str(dismissed), "dismiss", "--db", db_url)
+    spec = f"{ids[0]},{ids[1]}-{ids[3]},{dismissed}"
+    before = [events(db_url, i) for i in ids]
+    one_line_error(run("case", spec, "submit", "--complaint-id", "IPP-7", "--db", db_url),
+                   f"case {dismissed} is dismissed: cannot go to submitted")
+    assert [events(db_url, i) for i in ids] == before  # none moved
+    done = run("case", f"{ids[0]},{ids[1]}-{ids[3]}", "submit", "--complaint-id", "IPP-7", "--db", db_url)
+    assert done.returncode == 0, done.stderr
+    with db.session_scope(db_url) as session:
+        cases = [session.get(m.Case, i) for i in ids]
+        assert {(c.state, c.complaint_id) for c in cases} == {("submitted", "IPP-7")}
+    one_line_error(run("case", "3-1", "show", "--db", db_url), "'3-1' is not a range")
+    one_line_error(run("case", "12,x", "show", "--db", db_url), "expected a case id or ids such as 12,13,20-25")
+    one_line_error(run("case", f"{ids[0]},999", "show", "--db", db_url), "case 999 not found")
+
+
+def test_a_change_recorded_later_counts_its_deadline_from_the_day_it_happened(run, db_url: str) -> None:
+    from crawler.takedown.deadlines import rules
+    from crawler.takedown.states import case_today
+
+    cid = seed_case(db_url, "dhgate", "late", state="confirmed")
+    run("case", str(cid), "submit", "--complaint-id", "D-9", "--db", db_url)
+    with db.session_scope(db_url) as session:
+        today = case_today(session.get(m.Case, cid))
+    happened = today - dt.timedelta(days=7)
+    out = run("case", str(cid), "notify", "--on", happened.isoformat(), "--db", db_url, "--note", "mail from DHgate")
+    assert out.returncode == 0, out.stderr
+    with db.session_scope(db_url) as session:
+        case = session.get(m.Case, cid)
+        expected = case.deadline
+        assert case.events[-1].note == f"happened on {happened}; mail from DHgate"
+    # The deadline is the one counted from the day the seller was notified, not from today.
+    platform = rules().platform("dhgate")
+    rule = platform.deadline_for("seller_notified")
+    assert expected == rule.due(platform.country, happened, estimate=True)
+    assert expected != rule.due(platform.country, today, estimate=True)
+    one_line_error(run("case", str(cid), "await", "--on", (today + dt.timedelta(days=2)).isoformat(), "--db", db_url),
+                   "in the future")
+    one_line_error(run("case", str(cid), "note", "--on", happened.isoformat(), "--note", "x", "--db", db_url),
+                   "--on: only for a change of state")
+
+
 def test_overdue_filter(run, db_url: str) -> None:
     cid = seed_case(db_url, "dhgate", "d1")
     with db.session_scope(db_url) as session:
