@@ -469,6 +469,7 @@ def write_report(
     """
     from crawler.db import session_scope
 
+    fmt = fmt.lower()
     if fmt not in FORMATS:
         raise ReportError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     start = parse_since(since)

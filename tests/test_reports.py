@@ -136,7 +136,7 @@ def test_cleanliness_counts_every_marketplace_s_latest_run(tmp_path: Path) -> No
 
 def test_report_files_open_right_and_bad_periods_or_paths_are_refused(seeded: Seeded, tmp_path: Path) -> None:
     out = tmp_path / "hits.csv"
-    assert run_cli("report", "--format", "csv", "--out", str(out), "--db", seeded.db_url).returncode == 0
+    assert run_cli("report", "--format", "CSV", "--out", str(out), "--db", seeded.db_url).returncode == 0
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # spreadsheets read the Chinese titles as UTF-8
     r = run_cli("report", "--since", "2999-01-01", "--db", seeded.db_url)
     assert r.returncode == 2 and "in the future" in r.stderr
