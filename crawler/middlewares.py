@@ -256,9 +256,10 @@ class GuardedResolver(CachingThreadedResolver):
     NetGuardMiddleware checks a URL's host before the download, but Scrapy looks the
     name up again to connect; a DNS answer that changes in between (rebinding) would
     slip through. This resolver gives Scrapy its addresses, so the address checked here
-    is the one connected to. Allowed: `MARKWATCH_ALLOW_HOSTS`, the spider's base_url
-    host and its proxy's host. A refusal is a failed lookup, counted as
-    `markwatch/refused_unsafe`.
+    is the one connected to. Allowed: `MARKWATCH_ALLOW_HOSTS`, the spiders' base_url
+    hosts and their proxies' hosts. A refusal is a failed lookup, counted as
+    `markwatch/refused_unsafe`. Scrapy makes one resolver per process: `crawler` is a
+    crawler, or the process that runs the crawlers.
     """
 
     crawler: Any = None
@@ -283,17 +284,22 @@ class GuardedResolver(CachingThreadedResolver):
 
         from crawler.netguard import UnsafeURL, check_address, host_of
 
-        spider = getattr(self.crawler, "spider", None)
+        if name == address:
+            return address  # an address literal: nothing was looked up, the middleware checked it
+        crawlers = [c for c in getattr(self.crawler, "crawlers", [self.crawler]) if getattr(c, "spider", None)]
         allow = set(self.crawler.settings.getlist("MARKWATCH_ALLOW_HOSTS"))
-        for url in (getattr(spider, "base_url", "") or "", proxy_for(spider.name) if spider else None):
-            if url and (host := host_of(url)):
-                allow.add(host)
+        for crawler in crawlers:
+            allow.update(crawler.settings.getlist("MARKWATCH_ALLOW_HOSTS"))
+            spider = crawler.spider
+            for url in (getattr(spider, "base_url", "") or "", proxy_for(spider.name)):
+                if url and (host := host_of(url)):
+                    allow.add(host)
         try:
             check_address(name, address, allow)
         except UnsafeURL as exc:
-            self.crawler.stats.inc_value("markwatch/refused_unsafe")
-            if spider is not None:
-                spider.logger.warning("request refused: %s", exc)
+            for crawler in crawlers[:1]:  # the process's crawl (one per process here)
+                crawler.stats.inc_value("markwatch/refused_unsafe")
+                crawler.spider.logger.warning("request refused: %s", exc)
             raise DNSLookupError(f"refused: {exc}") from None
         return address
 

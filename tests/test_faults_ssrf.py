@@ -10,6 +10,7 @@ test never sends traffic off the machine even when the guard is broken.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -104,8 +105,11 @@ def test_the_address_scrapy_connects_to_is_checked_too():
     crawler.spider = AliexpressSpider.from_crawler(
         crawler, terms=["x"], base_url="http://market.test:8080/aliexpress"
     )
-    resolver = GuardedResolver.from_crawler(crawler, reactor=None)
+    # Scrapy makes one resolver per process, from the process that runs the crawlers.
+    process = SimpleNamespace(settings=get_crawler(AliexpressSpider).settings, crawlers={crawler})
+    resolver = GuardedResolver.from_crawler(process, reactor=None)
     answers = {
+        "127.0.0.1": "127.0.0.1",  # an address literal: the middleware checked it, nothing to rebind
         "rebind.test": "127.0.0.1",
         "metadata.test": "169.254.169.254",
         "public.test": "93.184.216.34",
@@ -122,8 +126,9 @@ def test_the_address_scrapy_connects_to_is_checked_too():
     finally:
         for name in answers:
             dnscache.pop(name, None)
-    assert {n: got[n] for n in ("public.test", "market.test", "mirror.internal")} == {
-        "public.test": "93.184.216.34", "market.test": "127.0.0.1", "mirror.internal": "10.1.2.3",
+    assert {n: got[n] for n in ("127.0.0.1", "public.test", "market.test", "mirror.internal")} == {
+        "127.0.0.1": "127.0.0.1", "public.test": "93.184.216.34", "market.test": "127.0.0.1",
+        "mirror.internal": "10.1.2.3",
     }
     assert isinstance(got["rebind.test"], DNSLookupError) and "loopback" in str(got["rebind.test"])
     assert isinstance(got["metadata.test"], DNSLookupError) and "link-local" in str(got["metadata.test"])
