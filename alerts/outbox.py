@@ -403,6 +403,18 @@ def _group_key(row_id: int, kind: str, payload: dict[str, Any]) -> tuple[str, st
     return (str(payload.get("target")), kind, payload.get("group") or f"row:{row_id}")
 
 
+def _dedupe_id(members: Sequence[m.OutboxAlert]) -> str:
+    """The `X-Markwatch-Alert` id of one message: the same on every retry of it.
+
+    Keys alone repeat from store to store (`review:<day>`, `deadline:<case id>:...`), so
+    two clients' stores alerting one receiver would share ids and a receiver dropping
+    repeats would drop the second client's alert; each row's queueing time, fixed once
+    the row exists, tells them apart.
+    """
+    parts = sorted(f"{r.key}@{r.created_at.isoformat()}" for r in members)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
 def flush(
     url_or_session: str | Session,
     client: Client | None = None,
@@ -440,9 +452,7 @@ def flush(
             if kind == "test":
                 items = [{"target": target.display}]
             # The same id on every retry of this message, for receivers that drop repeats.
-            dedupe = hashlib.sha256("\n".join(sorted(r.key for r in members)).encode()).hexdigest()[
-                :32
-            ]
+            dedupe = _dedupe_id(members)
             ok, error = send(
                 target, kind, items, None if group.startswith("row:") else group, dedupe
             )

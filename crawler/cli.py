@@ -121,7 +121,19 @@ def check(config: ConfigOpt) -> None:
 
     Example: markwatch check --config config/demo/markwatch.yaml
     """
+    from alerts.targets import check_targets, load_targets
+
     client = load(config, alerts=True)
+    # A mistyped scheme (mailot://) would queue alerts that can never be sent.
+    apprise_log = logging.getLogger("apprise")
+    quiet, apprise_log.disabled = apprise_log.disabled, True  # the one line below says it
+    try:
+        bad = check_targets(load_targets(client, env={}))
+    finally:
+        apprise_log.disabled = quiet
+    if bad:
+        target, why = bad[0]
+        fail(f"{config}: {target.source}.url: {why}, got {redact(target.url)}")
     today = dt.date.today()
     console.print(f"[bold]{escape(client.client.name)}[/bold]  ({escape(str(client.source))})")
     marks = Table(title="Marks", show_lines=False)

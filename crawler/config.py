@@ -557,6 +557,10 @@ def mask_secrets(text: str, url: str) -> str:
             text = text.replace(secret, "***")
         else:
             text = re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", "***", text)
+        if len(secret) > 1:
+            # apprise's own log lines ("Unparseable URL ...") abbreviate a secret to its
+            # first and last characters: those are part of it too.
+            text = text.replace(f"{secret[0]}...{secret[-1]}", "***")
     return text
 
 
@@ -691,13 +695,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        # A date-shaped typo such as 2031-02-30 would end in a traceback from datetime.
+        # `2027-13-31` looks like a date to YAML but is none: keep the text so
+        # validation names the key instead of a ValueError escaping the loader.
         try:
             return super().construct_yaml_timestamp(node)
         except ValueError:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"expected a date YYYY-MM-DD, got {node.value!r}", node.start_mark
-            ) from None
+            return self.construct_scalar(node)
 
 
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_yaml_timestamp)

@@ -32,6 +32,10 @@ from crawler.pipelines import MONITOR_PIPELINES, photo_matching_version
 
 log = logging.getLogger(__name__)
 
+# The daemon tries again this soon when another cycle (a `run` by hand) holds the lock:
+# those marketplaces were not crawled, so they must not wait a whole interval.
+LOCKED_RETRY_SECONDS = 60.0
+
 
 class CycleLocked(RuntimeError):
     """Another cycle holds the lock of this store."""
@@ -445,7 +449,10 @@ def run_daemon(
                     parallel=parallel,
                 )
             except CycleLocked as exc:
-                say(str(exc))
+                say(f"{exc}; trying again in {LOCKED_RETRY_SECONDS:g} s")
+                for name in due:
+                    next_due[name] = time.monotonic() + LOCKED_RETRY_SECONDS
+                continue
             cycles += 1
             for name in due:
                 hours = default_interval_hours or client.marketplaces[name].interval_hours

@@ -683,6 +683,7 @@ def run_crawl(
         env["PYTHONPATH"] = os.pathsep.join(
             [p for p in sys.path if p] + [env.get("PYTHONPATH", "")]
         )
+        env[PARENT_ENV] = str(os.getpid())
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "crawler.spider", str(job), str(out)],
@@ -711,7 +712,33 @@ def run_crawl(
         return result
 
 
+PARENT_ENV = "MARKWATCH_CRAWL_PARENT"
+
+
+def _die_with_parent() -> None:
+    """End this crawl child when the process that started it dies (a `run` killed with
+    SIGKILL, an OOM kill): an orphan would crawl on beside the next cycle. Linux only."""
+    import ctypes
+    import signal
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    parent = os.environ.get(PARENT_ENV, "")
+    if parent.isdigit() and os.getppid() != int(parent):
+        try:
+            os.kill(int(parent), 0)
+        except ProcessLookupError:
+            os._exit(1)  # the parent died before the request above took effect
+        except OSError:
+            pass
+
+
 def _child_main(job: str, out: str) -> None:
+    _die_with_parent()
     spider_path, settings, kwargs = pickle.loads(Path(job).read_bytes())
     result = crawl_in_this_process(spider_path, settings, **kwargs)
     Path(out).write_bytes(pickle.dumps(result))

@@ -150,9 +150,18 @@ class GenericSpider(MarketSpider):
         )
 
     def parse_results(self, response: Any) -> list[Listing]:
-        return parse_search_page(
+        listings = parse_search_page(
             response.text, response.url, self.selectors, self.marketplace, self.default_currency
         )
+        if listings and not any(x.listing_id and x.title.strip() for x in listings):
+            # Items found, not one with an id and a title: the client file's `id` or `title`
+            # selector does not fit this site. Each would be dropped and the crawl end
+            # "ok" with 0 listings, monitoring silently off; an unusable page says so.
+            raise PageError(
+                "no_id_or_title",
+                f"{len(listings)} items, none with an id and a title (check selectors.id and selectors.title)",
+            )
+        return listings
 
     def has_next_page(self, response: Any, listings: list[Listing]) -> bool:
         if not listings:

@@ -540,6 +540,26 @@ def test_json_receiver_gets_the_digest_with_images(http_receiver, store):
     assert req["headers"]["X-Markwatch-Alert"]
 
 
+def test_two_stores_alerting_one_receiver_never_share_an_alert_id(http_receiver, tmp_path):
+    # Two clients, one store each, one webhook: a receiver that drops repeated ids (as
+    # the README advises) must not drop the second client's alerts, though the row keys
+    # (`hit:aliexpress:1001:counterfeit`, `review:<day>`) are the same in both stores.
+    target = f"json://127.0.0.1:{http_receiver.port}/hooks/markwatch"
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        url = f"sqlite:///{folder / 'store.db'}"
+        folder.mkdir()
+        db.upgrade(url)
+        client = load_client(write_client(folder / "client", f"[{{url: '{target}'}}]"))
+        with db.session_scope(url) as session:
+            alerts.enqueue_cycle_alerts(
+                session, client, "c1", [add_hit(url, folder, 1)], review_count=3, health_events=[]
+            )
+        assert flush(url, client).messages == 2
+    ids = [req["headers"]["X-Markwatch-Alert"] for req in http_receiver.requests]
+    assert len(ids) == 4 and len(set(ids)) == 4, ids
+
+
 def test_slack_payload_escapes_listing_text_and_links_images(slack_receiver, store):
     url, folder = store
     client = load_client(write_client(folder / "client", f"[{{url: '{SLACK_URL}'}}]"))

@@ -50,6 +50,16 @@ def test_masking_keeps_ordinary_words_and_hides_every_secret():
     assert mask_secrets("sent to smtp.example.com", url) == "sent to smtp.example.com"
 
 
+def test_masking_hides_apprise_s_abbreviated_secrets():
+    # apprise logs an unusable URL as "Unparseable URL mailot://bob:h...t@m...m": the
+    # first and last characters of the password are not to be printed either.
+    from apprise.utils.cwe312 import cwe312_url
+
+    url = "mailot://bob:hunter2secret@mail.example.com/?token=TOK123abc"
+    masked = mask_secrets(f"Unparseable URL {cwe312_url(url)}", url)
+    assert "h...t" not in masked and "T...c" not in masked, masked
+
+
 def test_a_failed_send_names_the_error_without_damage_or_secrets():
     # Port 9 on loopback: nothing listens, so the send fails at once.
     target = Target("mailto://u:hunter2secret@127.0.0.1:9?from=a@brand.example&to=b@brand.example")

@@ -131,6 +131,33 @@ def test_lock_stops_overlapping_cycles(client_file: Path, tmp_path: Path):
         assert out.returncode == 1 and "another markwatch cycle is running" in out.stderr
 
 
+def test_daemon_retries_soon_when_another_cycle_holds_the_lock(
+    client_file: Path, tmp_path: Path, monkeypatch
+):
+    # A `run` by hand holding the lock when the daemon wakes must not push the daemon's
+    # marketplaces back a whole interval_hours: they were not crawled.
+    import threading
+
+    from crawler import monitor
+
+    monkeypatch.setattr(monitor, "LOCKED_RETRY_SECONDS", 0.5)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    data_dir_for(url).mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(data_dir_for(url) / "cycle.lock"), thread_local=False)  # released by the timer
+    lock.acquire()
+    threading.Timer(1.5, lock.release).start()
+    said: list[str] = []
+    cycles = monitor.run_daemon(
+        load_client(client_file), url, max_cycles=1, tick_seconds=0.1, progress=said.append,
+        settings={"AUTOTHROTTLE_ENABLED": False},
+    )
+    assert cycles == 1
+    assert any("trying again" in line for line in said), said
+    with db.session_scope(url) as s:
+        crawled = set(s.scalars(select(m.CrawlRun.marketplace)).all())
+    assert crawled == set(MARKETS)
+
+
 def test_an_unknown_marketplace_is_refused_before_anything_is_created(client_file: Path, tmp_path: Path):
     store = tmp_path / "new.db"
     out = run_cli("run", "--config", str(client_file), "--db", str(store), "--marketplace", "nosuchmarket")
@@ -299,6 +326,15 @@ def test_daemon_runs_cycles_and_stops_cleanly_on_sigterm(client_file: Path, tmp_
     with db.session_scope(url) as s:
         # SIGTERM let the cycle finish: no run is left half-done.
         assert s.scalar(select(func.count()).select_from(m.CrawlRun).where(m.CrawlRun.status == "running")) == 0
+
+
+def test_readme_daemon_unit_signals_the_daemon_alone():
+    # systemd sends KillSignal to every process of the unit unless KillMode=mixed: the
+    # crawl children would die mid-crawl instead of finishing as the daemon promises.
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    unit = text.split("markwatch-daemon.service", 1)[1].split("[Install]", 1)[0]
+    assert "KillSignal=SIGTERM" in unit
+    assert "KillMode=mixed" in unit
 
 
 def test_zero_results_after_results_is_a_health_warning(client_file: Path, tmp_path: Path, market):

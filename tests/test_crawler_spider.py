@@ -150,3 +150,76 @@ def test_a_failed_child_is_one_line_naming_its_error():
     assert message.startswith("crawl with crawler.no_such_module:Spider failed (exit 1): ")
     assert message.endswith("ModuleNotFoundError: No module named 'crawler.no_such_module'")
     assert "Traceback" in caught.value.log_tail  # the whole tail stays at hand
+
+
+def test_a_crawl_child_dies_with_the_process_that_started_it(tmp_path):
+    # `markwatch run` killed with SIGKILL left its crawl children crawling on, beside the
+    # next cycle, until their own timeout.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Hang(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(30)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hang)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = {
+        "search_url": f"http://127.0.0.1:{server.server_address[1]}/s?q={{term}}&p={{page}}",
+        "selectors": {"item": "div", "id": "::attr(id)", "title": "h2"},
+        "obey_robots": False,
+    }
+    script = (
+        "import sys; from crawler.spider import run_crawl; "
+        f"run_crawl('smallshop', {{'LOG_LEVEL': 'WARNING'}}, config={config!r}, terms=['x'], download_delay=0)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+
+    def alive(pid: int) -> bool:
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    def crawl_children() -> list[int]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                ppid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+                cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == parent.pid and b"crawler.spider" in cmd:
+                found.append(int(pid))
+        return found
+
+    started: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.2)
+            started = crawl_children()
+        assert started, "no crawl child started"
+        time.sleep(3)  # the child is past its start-up, waiting on the hanging server
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 15
+        while any(map(alive, started)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(map(alive, started)), "the crawl child outlived its parent"
+    finally:
+        for pid in started:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        server.shutdown()

@@ -347,3 +347,18 @@ def test_installed_command_refuses_before_touching_the_store(client_dir: Path, t
         assert out.returncode == 2, out.stderr
         assert len(out.stderr.strip().splitlines()) == 1 and key in out.stderr
         assert not store.exists()
+
+
+def test_impossible_date_names_its_key(client_dir: Path, tmp_path: Path, capsys):
+    # YAML reads 2027-13-31 as a timestamp and fails to build it: that must be the
+    # one-line key error of any bad date, not a ValueError traceback.
+    path = client_dir / "markwatch.yaml"
+    text = path.read_text()
+    assert "valid_until: 2031-03-13" in text
+    path.write_text(text.replace("valid_until: 2031-03-13", "valid_until: 2031-13-03", 1))
+    store = tmp_path / "store.db"
+    code, err = run_in_process(["run", "--config", str(path), "--db", f"sqlite:///{store}"], capsys)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1
+    assert "registrations[0].valid_until: expected a date YYYY-MM-DD" in err
+    assert not store.exists()

@@ -114,3 +114,17 @@ def test_end_to_end_on_an_ebay_format_page(market_server):
     assert titles == [f"ACME Pad Pro wireless controller {i}" for i in range(6)] + ["Shop on eBay"]
     assert {x.marketplace for x in result.items} == {"smallshop"}
     assert result.stats["markwatch/pages"] == 2
+
+
+def test_selectors_that_find_items_but_no_id_fail_the_crawl(market_server):
+    # An `id` selector that fits nothing: every item was dropped and the crawl ended "ok"
+    # with 0 listings, so a new site was never monitored and nothing said so.
+    from crawler.spider import unusable_pages
+
+    config = {
+        "search_url": market_server.url("ebay") + "/sch/i.html?_nkw={term}&_pgn={page}",
+        "selectors": {"item": "ul.srp-results > li.s-item", "id": "::attr(data-nothing)", "title": ".s-item__title"},
+    }
+    result = run_crawl("smallshop", {"LOG_LEVEL": "WARNING"}, config=config, terms=["acme pad"], download_delay=0)
+    assert result.items == []
+    assert unusable_pages(result.stats) == "1 of 1 result pages unusable: no_id_or_title"
