@@ -61,9 +61,24 @@ _COMPATIBLE_REACH = 60
 _FITS_PRECEDING = re.compile(
     r"\b(?:compatible|replacement)\b(?!\s*(?:with|for|to)\b)(?=\s+\w)|专用|專用|配套"
 )
+_FITS_AT_END = re.compile(r"\b(?:compatible|replacement)\s*$|(?:适用|适配|兼容)\s*$")
 _NOMINATIVE_AFTER = re.compile(
     r"^\s*[-]?\s*(?:(?:compatible|compatibility|replacement|fit|fits)\b|适用|兼容|适配|通用|专用|專用|配套)"
 )
+
+
+# Accessories titled after the device they fit, without "for": "X2 screen protector",
+# "Buds Pro case", "表带". Parts sold with the device ("charging case", "with strap",
+# "送保护套") are not accessories on their own.
+_ACCESSORY = re.compile(
+    r"(?<!charging )\b(?:cases?|covers?|skins?|screen protectors?|protectors?|tempered glass|straps?|"
+    r"watch ?bands?|ear ?tips?|ear ?pads?|ear cushions?|rain cover|dust bag|dust cover|footprint|"
+    r"sheath|blade guard|wall mounts?|brackets?|charging (?:stand|dock|cradle)s?|docking station|"
+    r"replacement parts?|spare parts?|"
+    r"accessories)\b"
+    r"|保护套|保护壳|保护膜|钢化膜|贴膜|表带|腕带|耳机套|耳套|耳帽|收纳包|收纳盒|防尘袋|挂绳|配件"
+)
+_INCLUDED = re.compile(r"\b(?:with|w/|incl|including|includes|plus|and)\b|[+&]|送|含|附|带")
 
 
 @dataclass(slots=True)
@@ -94,7 +109,7 @@ class GoodsLexicon:
                 if _CJK.search(w):
                     self.cjk.append((w, concept))
                 elif re.fullmatch(r"[a-z0-9]+", w):
-                    self.single.setdefault(_singular(w), set()).add(concept)
+                    self.single.setdefault(singular(w), set()).add(concept)
                 else:
                     words = [re.escape(x) for x in re.split(r"[\s-]+", w) if x]
                     pattern = re.compile(r"\b" + r"[\s-]*".join(words) + r"s?\b")
@@ -104,7 +119,7 @@ class GoodsLexicon:
         folded = fold(text)
         g = Goods()
         for tok in _WORD.findall(folded):
-            for concept in self.single.get(_singular(tok), ()):
+            for concept in self.single.get(singular(tok), ()):
                 g.concepts.add(concept)
                 g.words.append(tok)
         for pattern, concept, w in self.phrases:
@@ -144,7 +159,7 @@ def _segment(text: str) -> set[str]:
     return {w for w in jieba.lcut(text) if w.strip()}
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -176,7 +191,7 @@ class MarkGoods:
             if _CJK.search(k):
                 patterns.append(re.compile(re.escape(k)))
             else:
-                words = [re.escape(_singular(x)) for x in re.split(r"[\s-]+", k) if x]
+                words = [re.escape(singular(x)) for x in re.split(r"[\s-]+", k) if x]
                 patterns.append(re.compile(r"\b" + r"[\s-]*".join(words) + r"(?:s|es)?\b"))
             concepts |= lexicon.goods(k).concepts
         for p in products:
@@ -240,6 +255,11 @@ def nominative(text: str, start: int, end: int | None = None) -> str | None:
         m = _FITS_PRECEDING.search(fold(text[end : end + _COMPATIBLE_REACH]))
         if m:
             return text[start:end] + " ... " + m.group().strip()
+        # Or as the title's last word: "X parka hood replacement", "X2 保护壳 适用".
+        tail = fold(text[end:])
+        m = _FITS_AT_END.search(tail)
+        if m and len(tail) <= _COMPATIBLE_REACH:
+            return text[start:end] + " ... " + m.group().strip()
     before = fold(text[max(0, start - 40) : start])
     m = _NOMINATIVE_BEFORE.search(before)
     if not m:
@@ -253,3 +273,29 @@ def nominative(text: str, start: int, end: int | None = None) -> str | None:
         if len(words) < 2:
             return None
     return phrase + " " + text[start:end] if end is not None else phrase
+
+
+def accessory(text: str, start: int, end: int, goods: MarkGoods) -> str | None:
+    """An accessory titled after the brand's device it fits ("X2 strap"), or None.
+
+    Not when the mark itself sells such goods (a strap brand), when the accessory comes
+    with the device ("with case"), or when the device's goods follow it ("X2 strap
+    smartwatch" is the watch).
+    """
+    after = fold(text[end:])
+    # The mark's own goods are not accessories of them ("duvet cover", "dust bag" for a
+    # brand of covers or of bags); "watch band" is a band even for a brand of watches.
+    own = {singular(w) for k in goods.keywords for w in re.split(r"[\s-]+", fold(k)) if w}
+    for m in _ACCESSORY.finditer(after):
+        if m.start() > _COMPATIBLE_REACH:
+            return None
+        word = m.group().strip()
+        if singular(word.split()[-1]) in own:  # the head noun: "dust bag" is a bag
+            continue
+        if _INCLUDED.search(after[: m.start()]):
+            return None
+        rest = after[m.end() :]
+        if any(p.search(rest) for p in goods.keyword_patterns):
+            return None
+        return f"{text[start:end]} ... {word}"
+    return None

@@ -42,8 +42,11 @@ class CueFinder:
                 raise ValueError(f"{path}: {key}: expected a list of regular expressions")
             out = []
             for i, pattern in enumerate(items):
+                # Listings are folded (Cyrillic р, е, а read as Latin p, e, a): patterns
+                # written in other scripts are folded alike; ASCII is regex syntax, kept.
+                text = "".join(c if c.isascii() else fold(c) for c in str(pattern))
                 try:
-                    out.append(re.compile(str(pattern), re.IGNORECASE))
+                    out.append(re.compile(text, re.IGNORECASE))
                 except re.error as exc:
                     raise ValueError(
                         f"{path}: {key}[{i}]: invalid regular expression ({exc})"

@@ -39,6 +39,7 @@ from matching.context import (
     FIT_UNKNOWN,
     GoodsLexicon,
     MarkGoods,
+    accessory,
     default_lexicon,
     nominative,
     resale_marker,
@@ -62,6 +63,7 @@ DISGUISE = 0.75
 TYPO = 0.5
 SELLER = 0.5
 NO_PRICE = 0.25
+ORDINARY_SPLIT = 0.5
 PHOTO_WHEN_NAMED = 0.3
 OPEN_KINDS = ("exact", "chinese", "pinyin")
 IMAGE_KINDS = ("image", "logo", "ocr")
@@ -289,12 +291,19 @@ class Matcher:
             strength = hit.strength * (0.8 if in_desc else 1.0)
             table = _INVOKE_FUZZY if hit.kind == "fuzzy" else _INVOKE_EXACT
             invoke = strength * table[fit]
+            split = hit.ordinary and hit.kind == "disguised"  # "Silver Wood Craft"
+            if split and fit < FIT_CLASS:
+                # Ordinary words that happen to spell the brand, on goods not its own.
+                invoke *= ORDINARY_SPLIT
             kind = "chinese" if hit.kind in ("chinese", "pinyin") else "text"
             where = " in the description" if in_desc else ""
             case.signals.append(Signal(kind, round(strength, 3), hit.describe() + where, mark_id))
             if not in_desc:
                 style = self.cues.styled(listing.title, hit.start, hit.end)
-            if hit.kind == "disguised" or (
+            if split:
+                if fit >= FIT_CLASS:
+                    suspicion.append(TYPO)
+            elif hit.kind == "disguised" or (
                 hit.kind == "fuzzy" and hit.disguises - {"same-sounding characters"}
             ):
                 suspicion.append(DISGUISE)
@@ -317,12 +326,25 @@ class Matcher:
 
         nominal = None
         if hit is not None and not cues and not style:
-            nominal = nominative(listing.title, hit.start, hit.end)
+            nominal = nominative(listing.title, hit.start, hit.end) or accessory(
+                listing.title, hit.start, hit.end, mark_goods
+            )
         ratio = None
         if fit != FIT_OTHER or hit is None or image_signals:
             check = self.prices.check(
                 mark_id, listing.price, listing.currency, full, goods.concepts
             )
+            if (
+                check is not None
+                and hit is not None
+                and hit.ordinary
+                and fit == FIT_UNKNOWN
+                and not named_score
+            ):
+                # A brand that is an ordinary word ("Summit"), on goods that cannot be
+                # told and with no word of its products, may be that word (a summit
+                # coin): the mark's typical price says nothing about such goods.
+                check = None
             if check is not None:
                 ratio = check.ratio
                 ps = price_score(ratio)

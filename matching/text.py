@@ -32,6 +32,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from matching import chinese
+from matching.context import default_lexicon, singular
 from matching.normalize import (
     DIACRITIC,
     HOMOGLYPH,
@@ -79,6 +80,11 @@ def common_chinese_word(word: str) -> bool:
     return (jieba.get_FREQ(word) or 0) >= COMMON_CHINESE
 
 
+# A one-word term at least this long, found as ordinary words written apart, is kept
+# (as a weak, ordinary reading): "Silver Wood Craft", but not "can on" for Canon.
+SPLIT_WORDS_MIN = 9
+
+
 def allowed_edits(length: int) -> int:
     """Edits a typo-squat of a term of this length may have and still count."""
     if length <= 3:
@@ -104,6 +110,7 @@ class Term:
     term: str  # as written in the client file
     key: str  # compact folded form
     kind: str  # latin | pinyin | cjk
+    leet: bool = False  # the key is a name with digits read as leetspeak
 
     @property
     def words(self) -> int:
@@ -125,6 +132,9 @@ class TextHit:
     start: int = 0
     end: int = 0
     short: bool = False  # the term is short (<= 5 letters), so fuzzy hits are weak
+    # The words found are ordinary words of their own ("Summit", "Silver Wood Craft"
+    # for Silverwoodcraft): only the goods or other evidence say they mean the brand.
+    ordinary: bool = False
 
     @property
     def strength(self) -> float:
@@ -167,7 +177,8 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 
 
 # Between Chinese characters a comma or an apostrophe ends a phrase; it does not space a name.
-_CJK_SEPARATORS = frozenset(" \t.-_·•*|/~+")
+# Brackets around one character of a name do ("【耐】克").
+_CJK_SEPARATORS = frozenset(" \t.-_·•*|/~+【】〔〕「」『』[]()（）")
 
 
 def _close_cjk_gaps(text: str) -> str:
@@ -249,6 +260,16 @@ class TermIndex:
                 seen.add(k)
                 unique.append(t)
         self.terms = unique
+        # A name with digits (Kora360, 4Runner) is disguised by writing letters for its
+        # digits or digits for its letters (K0ra360, Kora36O): both sides are compared
+        # read as leetspeak, which also lets typo-squats of such names be found.
+        self.digit_terms = False
+        for t in list(self.terms):
+            if t.kind == "latin" and any(c.isdigit() for c in t.key):
+                read = leet_reading(t.key)
+                if read != t.key and read.isalpha():
+                    self.terms.append(Term(t.mark_id, t.term, read, "latin", leet=True))
+                    self.digit_terms = True
         self.exact: dict[str, list[Term]] = {}
         for t in self.terms:
             if t.kind != "cjk":
@@ -265,10 +286,26 @@ class TermIndex:
         self.words = english_words()
         self.multiword = any(t.words > 1 for t in self.fuzzy_terms)
         self.glue_keys = sorted({t.key for t in self.fuzzy_terms})
+        # Names with digits glued to a word: "kora360smartwatch".
+        self.digit_glue_keys = sorted(
+            {t.key for t in self.fuzzy_terms if not t.leet and any(c.isdigit() for c in t.key)}
+        )
+        self.goods_words = frozenset(default_lexicon().single)
+
+    def _ordinary(self, term: Term) -> bool:
+        """Whether a Latin term is one ordinary English word ("Summit"). A phrase of
+        ordinary words ("Blue Harbor") seldom occurs by chance, so it is not."""
+        words = re.findall(r"[a-z]+", fold(term.term))
+        return len(words) == 1 and term.key.isalpha() and self._is_word(words[0])
 
     def _is_word(self, text: str) -> bool:
         """An English word, or the plural of one ("shoes")."""
         return text in self.words or (text.endswith("s") and text[:-1] in self.words)
+
+    def _is_glue_word(self, text: str) -> bool:
+        """A word a brand is glued to: an English word or a goods word the dictionary
+        lacks ("earbuds", "smartwatch")."""
+        return self._is_word(text) or singular(text) in self.goods_words
 
     @classmethod
     def from_client(cls, client) -> TermIndex:
@@ -280,7 +317,22 @@ class TermIndex:
         out: list[_Candidate] = []
         for tok in latin:
             for form in tok.forms():
-                out.append(_Candidate(form, tok.start, tok.end, set(tok.disguises), 1, (tok.text,)))
+                dis = set(tok.disguises)
+                if form == tok.text:
+                    dis.discard(LEET)  # the word as written: a name with digits is not leetspeak
+                out.append(_Candidate(form, tok.start, tok.end, dis, 1, (tok.text,)))
+            if (
+                self.digit_terms
+                and any(c.isdigit() for c in tok.text)
+                and any(c.isalpha() for c in tok.text)
+            ):
+                read = leet_reading(tok.text)
+                if read not in tok.forms():
+                    out.append(
+                        _Candidate(
+                            read, tok.start, tok.end, set(tok.disguises) | {LEET}, 1, (tok.text,)
+                        )
+                    )
             # Latin letters that pass for others: rn for m, vv for w, l for i and back.
             if tok.text.isalpha() and len(tok.text) >= 3:
                 for a, b in _ASCII_LOOKALIKES:
@@ -314,10 +366,21 @@ class TermIndex:
                         rest = tok.text[len(key) :]
                     elif tok.text.endswith(key):
                         rest = tok.text[: -len(key)]
-                    if rest and len(rest) >= 3 and self._is_word(rest):
+                    if rest and len(rest) >= 3 and self._is_glue_word(rest):
                         out.append(
                             _Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,))
                         )
+            for key in self.digit_glue_keys:
+                if len(tok.text) < len(key) + 3 or key not in tok.text:
+                    continue
+                if tok.text.startswith(key):
+                    rest = tok.text[len(key) :]
+                elif tok.text.endswith(key):
+                    rest = tok.text[: -len(key)]
+                else:
+                    continue
+                if rest.isalpha() and self._is_glue_word(rest):
+                    out.append(_Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,)))
         # Token n-grams: multi-word brands written together or apart, brands split up.
         for n in (2, 3, 4):
             for i in range(len(latin) - n + 1):
@@ -349,6 +412,8 @@ class TermIndex:
                         dis |= t.disguises
                     if text != leet:
                         dis.discard("leetspeak")
+                    elif leet != plain:
+                        dis.add(LEET)
                     out.append(
                         _Candidate(
                             text, run[0].start, run[-1].end, dis, n, tuple(t.text for t in run)
@@ -363,22 +428,35 @@ class TermIndex:
 
         def offer(hit: TextHit) -> None:
             cur = best.get(hit.mark_id)
-            if cur is None or (_RANK[hit.kind], hit.distance, hit.is_word) < (
+            if cur is None or (_RANK[hit.kind], hit.distance, hit.is_word, hit.ordinary) < (
                 _RANK[cur.kind],
                 cur.distance,
                 cur.is_word,
+                cur.ordinary,
             ):
                 best[hit.mark_id] = hit
 
         cands = self._candidates(doc)
         for c in cands:
             for term in self.exact.get(c.text, ()):
+                if term.leet and LEET not in c.disguises:
+                    continue  # plain letters ("Velo T") do not spell a name's digits
+                dis = c.disguises
+                ordinary = False
                 if c.ngram > term.words and term.kind == "latin":
                     # A one-word brand found across tokens: only when the pieces are
-                    # not ordinary words ("can on" is not Canon, "Ro lex" is).
+                    # not ordinary words ("can on" is not Canon, "Ro lex" is). A long
+                    # compound written as its words ("Silver Wood Craft") is kept as an
+                    # ordinary reading, which needs the brand's goods to count.
                     if all(len(w) > 2 and w in self.words for w in c.words):
-                        continue
-                    c.disguises.add("letters written apart")
+                        if len(term.key) < SPLIT_WORDS_MIN:
+                            continue
+                        ordinary = True
+                        dis = c.disguises | {"words written apart"}
+                    else:
+                        c.disguises.add("letters written apart")
+                elif not dis and term.kind == "latin":
+                    ordinary = self._ordinary(term)
                 quote = doc.quote(c.start, c.end)
                 # Tone marks are how pinyin is written, not a disguise (dài sēn).
                 if term.kind == "pinyin" and not c.disguises - {DIACRITIC}:
@@ -386,7 +464,7 @@ class TermIndex:
                         TextHit(term.mark_id, term.term, quote, "pinyin", start=c.start, end=c.end)
                     )
                 else:
-                    kind = "disguised" if c.disguises else "exact"
+                    kind = "disguised" if dis else "exact"
                     offer(
                         TextHit(
                             term.mark_id,
@@ -394,9 +472,10 @@ class TermIndex:
                             quote,
                             kind,
                             0,
-                            set(c.disguises),
+                            set(dis),
                             start=c.start,
                             end=c.end,
+                            ordinary=ordinary,
                         )
                     )
         if self.cjk and has_cjk(text):
@@ -413,6 +492,7 @@ class TermIndex:
                             "chinese",
                             start=pos,
                             end=pos + len(term.key),
+                            ordinary=common_chinese_word(term.key),
                         )
                     )
                 elif len(term.key) > 1 and term.key in joined:
@@ -490,7 +570,7 @@ class TermIndex:
             if abs(len(cand_text) - len(term.key)) > d:
                 continue
             for c in by_text[cand_text]:
-                if c.ngram > term.words:
+                if c.ngram > term.words or (term.leet and LEET not in c.disguises):
                     continue
                 # A word written with a masked or look-alike letter ("Sa*le", "Sаle") is not
                 # that ordinary word: nobody disguises a plain word.

@@ -351,3 +351,92 @@ def test_description_naming_the_brand_outweighs_a_word_in_the_title(matcher: Mat
     )
     assert a.verdict != "clear" and a.mark_id == "acme"
     assert "'ACME' matches term 'ACME' in the description" in details(a)
+
+
+ORDINARY_CLIENT = """
+client:
+  name: Ordinary Words Ltd.
+marks:
+  - id: meadow
+    title: Meadow
+    terms: [Meadow]
+    classes: [22]
+    keywords: [tent, sleeping bag]
+  - id: stonebridge
+    title: Stonebridge
+    terms: [Stonebridge]
+    classes: [21]
+    keywords: [teapot, kettle]
+  - id: quorrin
+    title: Quorrin
+    terms: [Quorrin]
+    classes: [22]
+    keywords: [tent, sleeping bag]
+products:
+  - {id: meadow-dome, mark: meadow, name: Meadow Dome tent, msrp: 300, currency: USD}
+  - {id: meadow-down, mark: meadow, name: Meadow Down sleeping bag, msrp: 200, currency: USD}
+  - {id: stonebridge-pot, mark: stonebridge, name: Stonebridge cast iron teapot, msrp: 120, currency: USD}
+  - {id: quorrin-dome, mark: quorrin, name: Quorrin Dome tent, msrp: 300, currency: USD}
+  - {id: quorrin-bag, mark: quorrin, name: Quorrin Down sleeping bag, msrp: 200, currency: USD}
+"""
+
+
+def test_brand_that_is_an_ordinary_word_needs_its_goods(tmp_path: Path) -> None:
+    path = tmp_path / "markwatch.yaml"
+    path.write_text(ORDINARY_CLIENT, encoding="utf-8")
+    m = Matcher(load_client(path), images=False)
+    # The word in its own sense, on goods that cannot be told: a low price is no evidence.
+    assert m.assess(listing("Meadow Flowers Commemorative Medal", 5)).verdict == "clear"
+    # On the brand's goods the same price is.
+    assert m.assess(listing("Meadow 2 person tent waterproof", 30)).verdict != "clear"
+    # A made-up name on the same unknown goods still counts with the price.
+    assert m.assess(listing("Quorrin Commemorative Medal", 5)).verdict != "clear"
+
+
+def test_long_compound_written_as_its_words(tmp_path: Path) -> None:
+    path = tmp_path / "markwatch.yaml"
+    path.write_text(ORDINARY_CLIENT, encoding="utf-8")
+    m = Matcher(load_client(path), images=False)
+    a = m.assess(listing("Stone Bridge cast iron teapot 1.2L", 25))
+    assert a.verdict != "clear" and a.mark_id == "stonebridge"
+    assert "words written apart" in details(a)
+    assert m.assess(listing("Stone-Bridge kettle gooseneck", 20)).verdict != "clear"
+    # The same words about something else stay clear.
+    assert m.assess(listing("Stone Bridge landscape photo frame 10x15", 6)).verdict == "clear"
+
+
+def test_accessory_titled_after_the_device_is_nominative(matcher: Matcher) -> None:
+    # "X model case" is a case for the device, the usual accessory title without "for".
+    for title in (
+        "ACME Pad Pro silicone case cover",
+        "Dyson V15 wall mount bracket",
+        "ACME Pad Pro 保护套 防摔",
+    ):
+        a = matcher.assess(listing(title, 4))
+        assert a.verdict == "clear" and "nominative use" in details(a), title
+    # The device itself, with the accessory included or its goods named after it, is not.
+    for title in (
+        "ACME Pad Pro with case",
+        "ACME Pad Pro case wireless controller",
+        "ACME Pad Pro 送保护套",
+    ):
+        assert matcher.assess(listing(title, 6)).verdict != "clear", title
+
+
+def test_fits_word_ending_the_title_is_nominative(matcher: Matcher) -> None:
+    for title in ("Dyson V15 foam filter replacement", "Dyson V15 滤芯 适用"):
+        a = matcher.assess(listing(title, 5))
+        assert a.verdict == "clear" and "nominative use" in details(a), title
+    # With a replica cue the brand's own goods are sold, not a part that fits them.
+    assert matcher.assess(listing("Dyson V15 Detect vacuum AAA replacement", 50)).verdict != "clear"
+
+
+def test_accessory_word_among_the_marks_own_goods_is_not_nominative(tmp_path: Path) -> None:
+    path = tmp_path / "markwatch.yaml"
+    path.write_text(ORDINARY_CLIENT, encoding="utf-8")
+    m = Matcher(load_client(path), images=False)
+    # A brand of sleeping bags sells bags: "dust bag" is its goods, not an accessory.
+    assert m.assess(listing("Quorrin Dome dust bag", 8)).verdict != "clear"
+    assert m.assess(listing("Quorrin Dome rain cover", 8)).verdict == "clear"
+    # Its goods as the modifier of the accessory do not make it the goods: a tent footprint.
+    assert m.assess(listing("Quorrin Dome tent footprint", 8)).verdict == "clear"

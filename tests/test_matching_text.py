@@ -360,9 +360,87 @@ def test_nominative_fits_and_dedicated(text: str, brand: str, nominal: bool) -> 
         ("无叶风扇 落地扇", "appliances"),
         ("加湿器 大容量", "appliances"),
         ("Acoustic Lap Harp", "instruments"),
+        ("Custom Name Vinyl Decal for Laptop", "printed"),
+        ("Birthday Greeting Card with Envelope", "printed"),
+        ("新年贺卡 手写 祝福", "printed"),
     ],
 )
 def test_goods_lexicon_knows_common_goods(text: str, concept: str) -> None:
     from matching.context import default_lexicon
 
     assert concept in default_lexicon().goods(text).concepts
+
+
+# A name with digits: letters for its digits, digits for its letters, typo-squats.
+DIGIT_MARKS = [("velo", ["Velo7"]), ("trekka", ["Trekka88"])]
+
+
+@pytest.mark.parametrize(
+    ("title", "mark", "kind"),
+    [
+        ("Vel07 road helmet", "velo", "disguised"),  # 0 for o
+        ("VeIo7 road helmet", "velo", "fuzzy"),  # capital I for l
+        ("Trekka8B trekking poles", "trekka", "disguised"),  # B for 8
+        ("Tr3kka88 trekking poles", "trekka", "disguised"),
+        ("Trekkaa88 trekking poles", "trekka", "fuzzy"),
+    ],
+)
+def test_names_with_digits_disguised(title: str, mark: str, kind: str | None) -> None:
+    hit = TermIndex(DIGIT_MARKS).find(title).get(mark)
+    assert (hit.kind if hit else None) == kind, (title, hit)
+
+
+def test_name_with_digits_written_as_registered_is_not_leetspeak() -> None:
+    hit = TermIndex(DIGIT_MARKS).find("Trekka88 trekking poles carbon")["trekka"]
+    assert hit.kind == "exact" and not hit.disguises
+    # Plain letters are not a digit in disguise: "Velo T" is no leetspeak of Velo7.
+    assert TermIndex(DIGIT_MARKS).find("Velo T road helmet")["velo"].kind != "disguised"
+
+
+@pytest.mark.parametrize(
+    ("title", "mark"),
+    [
+        ("quiboearbuds noise cancelling", "quibo"),  # glued to a goods word the dictionary lacks
+        ("smartwatchquibo amoled", "quibo"),
+        ("trekka88smartwatch amoled", "trekka"),  # a name with digits glued to its goods
+        ("trekka88 smartwatch", "trekka"),
+    ],
+)
+def test_brand_glued_to_goods_word(title: str, mark: str) -> None:
+    index = TermIndex([("quibo", ["Quibo"]), ("trekka", ["Trekka88"])])
+    assert mark in index.find(title), title
+
+
+def test_glued_rest_must_be_a_word() -> None:
+    index = TermIndex([("quibo", ["Quibo"]), ("trekka", ["Trekka88"])])
+    assert "quibo" not in index.find("quibozxqv gadget")
+
+
+def test_chinese_name_with_a_bracketed_character(index: TermIndex) -> None:
+    hit = index.find("【戴】森 吹风机 负离子")["dyson"]
+    assert hit.kind == "disguised" and "characters written apart" in hit.disguises
+    # A comma still ends a phrase: "戴，森林" does not name the brand.
+    assert "dyson" not in index.find("头上戴，森林系 发饰")
+
+
+@pytest.mark.parametrize(
+    ("text", "strong"),
+    [
+        ("Наушники реплика люкс", True),  # Russian, read through the folding of look-alike letters
+        ("Кроссовки копия люкс", True),
+        ("Kurtka zimowa podróbka", True),  # Polish
+        ("Montre contrefaçon", True),  # French
+        ("Tênis primeira linha", True),  # Portuguese (Brazil)
+        ("イヤホン スーパーコピー", True),  # Japanese
+        ("Кроссовки копия", False),  # "copy" alone is a weak cue
+        ("Zapatillas imitación", False),
+    ],
+)
+def test_cues_in_other_languages(text: str, strong: bool) -> None:
+    cues = CueFinder().find(text)
+    assert cues and any(c.strong for c in cues) == strong, (text, cues)
+
+
+def test_other_language_words_without_cues() -> None:
+    assert CueFinder().find("Зеркало настенное круглое") == []
+    assert CueFinder().find("Copieuse salade bowl ceramic") == []
