@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from matching.context import (
     FIT_CLASS,
@@ -67,6 +67,9 @@ ORDINARY_SPLIT = 0.5
 PHOTO_WHEN_NAMED = 0.3
 OPEN_KINDS = ("exact", "chinese", "pinyin")
 IMAGE_KINDS = ("image", "logo", "ocr")
+# Marketplace titles run to a few hundred characters and descriptions to some thousands;
+# text beyond these is not read (a title of megabytes would cost minutes and gigabytes).
+MAX_TEXT = {"title": 1_000, "description": 20_000, "seller_name": 300}
 _PRODUCT_PHOTO_FIT = {FIT_KEYWORD: 1.0, FIT_CLASS: 1.0, FIT_UNKNOWN: 0.95, FIT_OTHER: 0.45}
 
 
@@ -153,6 +156,7 @@ class Matcher:
 
     # ------------------------------------------------------------------ assess
     def assess(self, listing: ListingInput) -> Assessment:
+        listing = _within_limits(listing)
         title = listing.title or ""
         desc = listing.description or ""
         full = f"{title}\n{desc}" if desc else title
@@ -424,6 +428,17 @@ class Matcher:
 
 _CACHE: dict[int, tuple[object, Matcher]] = {}
 _LOCK = threading.Lock()
+
+
+def _within_limits(listing: ListingInput) -> ListingInput:
+    """The listing with its texts cut to `MAX_TEXT`, saying so once per cut."""
+    cut = {}
+    for name, limit in MAX_TEXT.items():
+        text = getattr(listing, name)
+        if text and len(text) > limit:
+            log.warning("listing %s: %s of %d characters read up to %d", listing.id, name, len(text), limit)
+            cut[name] = text[:limit]
+    return replace(listing, **cut) if cut else listing
 
 
 def assess(listing: ListingInput, client) -> Assessment:

@@ -440,3 +440,17 @@ def test_accessory_word_among_the_marks_own_goods_is_not_nominative(tmp_path: Pa
     assert m.assess(listing("Quorrin Dome rain cover", 8)).verdict == "clear"
     # Its goods as the modifier of the accessory do not make it the goods: a tent footprint.
     assert m.assess(listing("Quorrin Dome tent footprint", 8)).verdict == "clear"
+
+
+def test_a_title_of_megabytes_is_read_up_to_its_limit(matcher: Matcher, caplog: pytest.LogCaptureFixture) -> None:
+    # A pathological line (megabytes of title or description) is cut, said once, and
+    # the listing still scored on what a marketplace title can hold.
+    listing = ListingInput(
+        id="huge", title="ACME replica gamepad " + "x" * 3_000_000, description="y " * 2_000_000, price=5.0
+    )
+    with caplog.at_level("WARNING", logger="matching.score"):
+        a = matcher.assess(listing)
+    assert a.verdict == "counterfeit", a.explanation
+    assert "listing huge: title of 3000021 characters read up to 1000" in caplog.text
+    assert "listing huge: description of 4000000 characters read up to 20000" in caplog.text
+    assert len(listing.title) == 3_000_021  # the caller's listing is left whole
