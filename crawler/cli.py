@@ -1286,6 +1286,7 @@ def sellers_cmd(
     console.print(table)
     if not clusters:
         return
+    _print_widely_shared(report.widely_shared)
     groups = [c for c in report.clusters if c.risk >= min_risk]
     if not groups:
         console.print("No seller networks found.")
@@ -1303,6 +1304,25 @@ def sellers_cmd(
         linked = "\n".join(reasons[:6]) + (f"\n... {len(reasons) - 6} more" if len(reasons) > 6 else "")
         ctable.add_row(str(c.id), f"{c.risk:.2f}", str(c.hits), ", ".join(c.marketplaces), Text(members), Text(linked))
     console.print(ctable)
+
+
+def _print_widely_shared(widely: list[Any]) -> None:
+    """Contacts too many sellers show to link them: a platform hotline, or a large network."""
+    from crawler.sellers import MAX_SHARED_SELLERS
+
+    if not widely:
+        return
+    table = Table(
+        title=f"Contacts shown by more than {MAX_SHARED_SELLERS} sellers (not linked: "
+        "a platform hotline, or a network that large)"
+    )
+    for col in ("contact", "sellers", "who"):
+        table.add_column(col, overflow="fold")
+    for w in widely:
+        who = ", ".join(f"{mp}:{sid}" for mp, sid in w.sellers[:12])
+        more = f" ... {len(w.sellers) - 12} more" if len(w.sellers) > 12 else ""
+        table.add_row(Text(w.detail), str(len(w.sellers)), Text(who + more))
+    console.print(table)
 
 
 def _log_to_stderr() -> None:

@@ -16,7 +16,9 @@ A counterfeiter rarely runs one shop. This module reads the store and answers:
 Photos or contacts shared by more than `MAX_SHARED_SELLERS` sellers are treated
 as common property (the brand's own product shots, a platform hotline) and link
 nobody: without that, one stock photo would merge every reseller into a single
-"network". Whitelisted and authorised sellers are never linked.
+"network". Such contacts are still reported (`SellerReport.widely_shared`): a
+hotline, or a network larger than that, is for an analyst to tell. Whitelisted and
+authorised sellers are never linked.
 """
 
 from __future__ import annotations
@@ -318,9 +320,18 @@ class Cluster:
 
 
 @dataclass
+class WidelyShared:
+    """A contact too many sellers show to link them (see the module docstring)."""
+
+    detail: str  # "wechat fakeacme88"
+    sellers: list[SellerRef]
+
+
+@dataclass
 class SellerReport:
     sellers: list[SellerStats]  # riskiest first
     clusters: list[Cluster]  # riskiest first; only groups of two or more
+    widely_shared: list[WidelyShared] = field(default_factory=list)  # most sellers first
 
     def seller(self, marketplace: str, seller_id: str) -> SellerStats | None:
         for s in self.sellers:
@@ -481,7 +492,7 @@ def _near_phash_groups(
 
 def _clusters(
     session: Session, sellers: dict[SellerRef, SellerStats], owner: dict[int, SellerRef]
-) -> list[Cluster]:
+) -> tuple[list[Cluster], list[WidelyShared]]:
     uf = _UnionFind()
     links: list[Link] = []
     eligible = {ref for ref, s in sellers.items() if not s.whitelisted}
@@ -525,6 +536,14 @@ def _clusters(
         for contact in sellers[ref].contacts:
             contacts[contact.link_key].add(ref)
     _group_links(contacts, "contact", lambda k: f"same {k[0]} {k[1]}", links, uf)
+    widely = sorted(
+        (
+            WidelyShared(f"{kind} {value}", sorted(refs))
+            for (kind, value), refs in contacts.items()
+            if len(refs) > MAX_SHARED_SELLERS
+        ),
+        key=lambda w: (-len(w.sellers), w.detail),
+    )
 
     # Shop names: equal after normalising, or near-identical.
     names: dict[str, set[SellerRef]] = defaultdict(set)
@@ -572,7 +591,7 @@ def _clusters(
         cluster.id = number
         for member in cluster.members:
             member.cluster = number
-    return clusters
+    return clusters, widely
 
 
 def seller_report(session: Session, *, client: Any = None) -> SellerReport:
@@ -582,9 +601,9 @@ def seller_report(session: Session, *, client: Any = None) -> SellerReport:
     risk, no links.
     """
     sellers, owner = _collect(session, client)
-    clusters = _clusters(session, sellers, owner)
+    clusters, widely = _clusters(session, sellers, owner)
     ordered = sorted(sellers.values(), key=lambda s: (-s.risk, -s.hits, s.key))
-    return SellerReport(ordered, clusters)
+    return SellerReport(ordered, clusters, widely)
 
 
 def contacts_of(sellers: Iterable[SellerStats]) -> list[str]:

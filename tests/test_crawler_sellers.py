@@ -192,6 +192,10 @@ def _scenario(store: str) -> None:
                 verdict="review",
                 images=[_img("f" * 64)],
             )
+        # One WeChat id in eight shops' descriptions links none of them, but is reported.
+        for i in range(8):
+            _add(s, "taobao", f"w{i}", f"Shop {i} {'pqr'[i % 3] * (i + 4)}", verdict="review",
+                 description="客服微信 bigboss2026")
         # A whitelisted shop that shares network 1's photo stays out of it.
         s.add(m.Seller(marketplace="tmall", seller_id="W1", name="ACME Official", whitelisted=True))
         _add(s, "tmall", "W1", "ACME Official", verdict="clear", images=[_img("a" * 64)])
@@ -272,6 +276,9 @@ def test_cli_sellers(store: str) -> None:
     assert "aliexpress:111" in out and "Seller networks" in out and "dhgate:A9" in out
     # Each link says which sellers share the thing, not one list for the whole network.
     assert "same phone 8613912345678: dhgate:A9, jd:J1" in out
+    # A contact too widely shared to link is listed with the shops that show it.
+    shared = out.split("Contacts shown by more than 6 sellers")[1].split("Seller networks")[0]
+    assert "wechat bigboss2026" in shared and "taobao:w0" in shared and "8" in shared
     # Review-only sellers are below 0.3 and filtered out.
     assert "ebay:e1" not in out.split("Seller networks")[0]
 
