@@ -201,6 +201,35 @@ def fan_out(session: Session, targets: Sequence[Target], now: dt.datetime) -> in
     return created
 
 
+def reroute(session: Session, targets: Sequence[Target], now: dt.datetime | None = None) -> tuple[int, int]:
+    """Queue the pending alerts of targets no longer configured for the current ones.
+
+    A corrected alert URL or a rotated token is another target: rows queued for the
+    old one would wait for good. Each such row is queued again for the current targets
+    that want it (a target that has the alert already gets nothing twice) and marked
+    `failed` with the reason. Returns (rows moved, rows queued).
+    """
+    now = now or m.utcnow()
+    current = {t.fingerprint for t in targets}
+    moved = queued = 0
+    if not targets:
+        return moved, queued
+    for row in session.scalars(select(m.OutboxAlert).where(m.OutboxAlert.status == "pending")):
+        payload = row.payload or {}
+        if not payload.get("target") or payload["target"] in current or not payload.get("alert_key"):
+            continue  # waiting for fan-out, routed to a current target, or not ours to move
+        data = payload.get("data") or {}
+        alert = Alert(
+            key=payload["alert_key"], kind=row.kind, tags=frozenset(row.tags or []), title=row.title,
+            payload=data, group=payload.get("group"), verdict=data.get("verdict") if row.kind == "hits" else None,
+        )
+        queued += enqueue(session, alert, targets, now)
+        row.status, row.last_error = "failed", f"rerouted: {payload.get('target_display') or 'its target'} is no longer configured"
+        moved += 1
+    session.flush()
+    return moved, queued
+
+
 # ---------------------------------------------------------------- flush
 
 

@@ -555,7 +555,11 @@ def alerts_flush(
         markup=False, highlight=False,
     )
     if result.unrouted:
-        hint = "" if config is not None else "; pass --config so the client file's targets are known"
+        hint = (
+            "; after changing an alert URL, `markwatch alerts reroute --config F` queues them for the new one"
+            if config is not None
+            else "; pass --config so the client file's targets are known"
+        )
         console.print(f"{result.unrouted} pending alert(s) wait for targets not configured here{hint}",
                       markup=False, highlight=False)
 
@@ -563,6 +567,34 @@ def alerts_flush(
 def _fanned(payload: dict | None) -> str:
     went = (payload or {}).get("fanned_out_to")
     return f"-> {len(went)} target(s)" if went is not None else "all matching targets"
+
+
+@alerts_app.command("reroute")
+def alerts_reroute(config: ConfigOpt, db: DbOpt = None) -> None:
+    """Queue the pending alerts of targets no longer configured for the current ones.
+
+    After an alert URL is corrected or its token rotated, alerts queued for the old
+    URL would wait for good: each is queued again for the targets of the client file
+    that want it (none is sent twice to one target) and the old row is closed.
+
+    Example: markwatch alerts reroute --config markwatch.yaml --db sqlite:///markwatch.db
+    """
+    from alerts.outbox import reroute
+    from crawler import db as storage
+
+    _, targets = _alert_targets(config)
+    if not targets:
+        fail("no alert targets configured: nothing to reroute to")
+    url = existing_store(db)
+    if url is None:
+        raise typer.Exit(2)
+    with storage.session_scope(url) as session:
+        moved, queued = reroute(session, targets)
+    console.print(
+        f"{moved} pending alert(s) of targets no longer configured; {queued} queued for current targets "
+        "(sent by the next `markwatch run` or `markwatch alerts flush`)",
+        markup=False, highlight=False,
+    )
 
 
 @alerts_app.command("list")

@@ -715,3 +715,16 @@ def test_cli_test_flush_and_list(tmp_path, http_receiver, store):
     assert sorted(r.status for r in outbox_rows(url)) == ["pending", "sent"]
     bad = run_cli("alerts", "list", "--status", "lost", "--db", url)
     assert bad.returncode == 2 and "--status" in bad.stderr
+
+    # The dead URL is corrected in the client file: its waiting alert goes to the new one.
+    fixed = write_client(tmp_path / "fixed", f"[{{url: '{good}'}}, {{url: '{good}/second'}}]")
+    stuck = run_cli("alerts", "flush", "--config", str(fixed), "--db", url, timeout=60)
+    assert "1 pending alert(s) wait for targets not configured here" in stuck.stdout
+    assert "markwatch alerts reroute" in stuck.stdout
+    moved = run_cli("alerts", "reroute", "--config", str(fixed), "--db", url, timeout=60)
+    assert moved.returncode == 0, moved.stderr
+    assert "1 pending alert(s) of targets no longer configured; 1 queued for current targets" in moved.stdout
+    before = len(http_receiver.requests)
+    again = run_cli("alerts", "flush", "--config", str(fixed), "--db", url, timeout=60)
+    assert "sent 1 in 1 message(s), failed 0, pending 0" in again.stdout, again.stdout
+    assert [r["path"] for r in http_receiver.requests[before:]] == ["/ok/second"]

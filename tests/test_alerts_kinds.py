@@ -398,6 +398,30 @@ def test_a_flush_without_the_rows_target_leaves_them_untouched(db_url):
     assert [msg["to"] for msg in RECEIVED] == ["legal"]
 
 
+def test_alerts_of_a_replaced_target_are_rerouted_to_the_new_one_once(db_url):
+    # The URL was corrected (or its token rotated): the queued alerts would wait for good.
+    old, new, ops = Target("memo://legal-typo"), Target("memo://legal"), Target("memo://ops", frozenset({"ops"}))
+    review = alerts.kinds.review_alert(None, 2, dt.date(2026, 11, 30))
+    with db.session_scope(db_url) as session:
+        alerts.enqueue_alerts(session, [review], [old])
+        alerts.enqueue_alerts(session, [alerts.kinds.review_alert(None, 3, dt.date(2026, 12, 1))], [old, new])
+    with db.session_scope(db_url) as session:
+        assert alerts.outbox.reroute(session, [new, ops]) == (2, 1)  # the new target had the second already
+    with db.session_scope(db_url) as session:
+        assert alerts.outbox.reroute(session, [new, ops]) == (0, 0)
+        statuses = sorted(
+            (r.payload["target"] == old.fingerprint, r.status, r.last_error or "")
+            for r in session.scalars(select(m.OutboxAlert))
+        )
+    assert [(was_old, status) for was_old, status, _ in statuses] == [
+        (False, "pending"), (False, "pending"), (True, "failed"), (True, "failed")
+    ]
+    assert statuses[-1][2].startswith("rerouted: ") and "no longer configured" in statuses[-1][2]
+    result = flush(db_url, None, targets=[new, ops])
+    assert (result.sent, result.unrouted) == (2, 0)
+    assert [msg["to"] for msg in RECEIVED] == ["legal", "legal"]  # ops does not take reviews
+
+
 @pytest.mark.services
 def test_outbox_on_postgresql():
     import os
