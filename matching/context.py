@@ -34,9 +34,12 @@ _WORD = re.compile(r"[a-z0-9]+")
 _RESALE = re.compile(
     r"\b(?:used|pre[\s-]?owned|pre[\s-]?loved|second[\s-]?hand|secondhand|gently[\s-]+used|like[\s-]+new"
     r"|refurbished|open[\s-]+box|ex[\s-]?display|ex[\s-]?demo|preowned|preloved|pre[\s-]?worn"
-    r"|worn\s+(?:once|twice|only\s+once|a\s+few\s+times)|(?:barely|lightly|hardly|gently)\s+worn)\b"
+    r"|worn\s+(?:once|twice|only\s+once|a\s+few\s+times)|(?:barely|lightly|hardly|gently)\s+worn"
+    # Consumables resold part-used: "80% left", "half used", "swatched once".
+    r"|half[\s-]+used|tried\s+(?:once|twice)|swatched)\b"
+    r"|\b\d{1,2}\s?%\s+(?:left|full|remaining)\b"
     r"|\bb[\s-]?stock\b"
-    r"|二手|闲置|閒置|自用|中古|转让|仅试穿|只穿过一次|穿过一次|用过一次|[0-9一二三四五六七八九十]成新|9[0-9]新|99新|(?:九五|九九|九八|八五)新",
+    r"|二手|已拆封|余量|试用过|闲置|閒置|自用|中古|转让|仅试穿|只穿过一次|穿过一次|用过一次|[0-9一二三四五六七八九十]成新|9[0-9]新|99新|(?:九五|九九|九八|八五)新",
 )
 _NOT_RESALE = re.compile(
     r"\b(?:widely|commonly|most|often|can be|be|is|are|easy to be)\s+used\b|\bused\s+(?:for|to|in|with|by|as)\b"

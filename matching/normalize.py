@@ -46,7 +46,10 @@ _LEET = {
 }
 # Characters that separate the letters of a brand written apart, or mask one letter.
 _SEPARATORS = set(" .·•∙⋅・*_-~+/\\|,'’`^:")
-_MASKS = set("*·•∙⋅・_")
+# Geometric shapes and crosses stand for a hidden letter as often as the asterisk does
+# (Ro●ex, Ro×ex).
+MASKS = frozenset("*·•∙⋅・_●○◯■□◆◇×✕✖※")
+_MASKS = MASKS
 # Symbols, emoji and their modifiers (❤ ★ 🔥, skin tones, variation selectors) pass for
 # separators too: "K★E★L★S★O", "薇❤拉", and so do dashes ("K – E – L"). Sentence
 # punctuation (，。, ?) does not.
@@ -134,6 +137,9 @@ class Token:
     end: int
     disguises: set[str] = field(default_factory=set)
     leet: list[str] = field(default_factory=list)  # leetspeak readings, when any
+    # The words a masking symbol joined, kept because the symbol may only separate them
+    # (Dyson×Supreme, #Dyson#Airwrap).
+    parts: list[Token] = field(default_factory=list)
 
     @property
     def is_cjk(self) -> bool:
@@ -288,7 +294,11 @@ def _join_masked(tokens: list[Token], text: str) -> list[Token]:
         ):
             prev = out[-1]
             out[-1] = Token(
-                prev.text + tok.text, prev.start, tok.end, prev.disguises | tok.disguises | {MASKED}
+                prev.text + tok.text,
+                prev.start,
+                tok.end,
+                prev.disguises | tok.disguises | {MASKED},
+                parts=(prev.parts or [prev]) + [tok],
             )
         else:
             out.append(tok)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 from pypinyin import lazy_pinyin
@@ -38,6 +39,7 @@ from matching.normalize import (
     HOMOGLYPH,
     LEET,
     MASKED,
+    MASKS,
     ZERO_WIDTH,
     Analysed,
     Token,
@@ -291,6 +293,9 @@ class TermIndex:
             {t.key for t in self.fuzzy_terms if not t.leet and any(c.isdigit() for c in t.key)}
         )
         self.goods_words = frozenset(default_lexicon().single)
+        # A Chinese name of five or six characters is written as that many pinyin
+        # syllables apart ("Mo Er Bu Lan De"): the word runs must be that long.
+        self.max_ngram = min(6, max([4] + [len(p) for _, _, _, p in self.cjk_pinyin]))
 
     def _ordinary(self, term: Term) -> bool:
         """Whether a Latin term is one ordinary English word ("Summit"). A phrase of
@@ -321,6 +326,10 @@ class TermIndex:
                 if form == tok.text:
                     dis.discard(LEET)  # the word as written: a name with digits is not leetspeak
                 out.append(_Candidate(form, tok.start, tok.end, dis, 1, (tok.text,)))
+            for part in tok.parts:
+                out.append(
+                    _Candidate(part.text, part.start, part.end, set(part.disguises), 1, (part.text,))
+                )
             if (
                 self.digit_terms
                 and any(c.isdigit() for c in tok.text)
@@ -382,10 +391,14 @@ class TermIndex:
                 if rest.isalpha() and self._is_glue_word(rest):
                     out.append(_Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,)))
         # Token n-grams: multi-word brands written together or apart, brands split up.
-        for n in (2, 3, 4):
+        for n in range(2, self.max_ngram + 1):
             for i in range(len(latin) - n + 1):
                 run: list[Token] = latin[i : i + n]
-                if any(len(doc.original[a.end : b.start]) > 3 for a, b in zip(run, run[1:])):
+                # A masking symbol at a word's edge is not part of the gap ("Mol* & Brand").
+                if any(
+                    len(doc.original[a.end : b.start].strip("".join(MASKS))) > 3
+                    for a, b in pairwise(run)
+                ):
                     continue
                 plain = "".join(t.text for t in run)
                 # Pieces of a name may be all digits but one letter ("Z3N-73K"): read them as
@@ -410,6 +423,12 @@ class TermIndex:
                     dis: set[str] = set()
                     for t in run:
                         dis |= t.disguises
+                    if any(
+                        doc.original[a.end : b.start][:1] in MASKS
+                        or doc.original[a.end : b.start][-1:] in MASKS
+                        for a, b in pairwise(run)
+                    ):
+                        dis.add(MASKED)
                     if text != leet:
                         dis.discard("leetspeak")
                     elif leet != plain:

@@ -454,3 +454,26 @@ def test_a_title_of_megabytes_is_read_up_to_its_limit(matcher: Matcher, caplog: 
     assert "listing huge: title of 3000021 characters read up to 1000" in caplog.text
     assert "listing huge: description of 4000000 characters read up to 20000" in caplog.text
     assert len(listing.title) == 3_000_021  # the caller's listing is left whole
+
+
+def test_part_used_goods_at_a_fair_price_are_resale(matcher: Matcher) -> None:
+    a = matcher.assess(listing("Dyson V15 Detect cordless vacuum, tried once", 480))
+    assert a.verdict == "clear"
+    assert "second-hand ('tried once')" in details(a)
+
+
+@pytest.mark.parametrize(
+    ("text", "marker"),
+    [
+        ("Eau de parfum 100ml, 70% left", "70% left"),
+        ("lip tint swatched, comes with box", "swatched"),
+        ("night serum half used", "half used"),
+        ("香水 已拆封 余量九成", "已拆封"),
+        ("Eau de parfum 100ml 30% off", None),  # a discount, not a fill level
+        ("未拆封 全新 香水", None),  # unopened
+    ],
+)
+def test_part_used_consumables_wording(text: str, marker: str | None) -> None:
+    from matching.context import resale_marker
+
+    assert resale_marker(text) == marker

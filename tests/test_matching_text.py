@@ -444,3 +444,40 @@ def test_cues_in_other_languages(text: str, strong: bool) -> None:
 def test_other_language_words_without_cues() -> None:
     assert CueFinder().find("Зеркало настенное круглое") == []
     assert CueFinder().find("Copieuse salade bowl ceramic") == []
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Kel●o Ridge hiking jacket",  # a black circle for a letter
+        "Kels× Ridge hiking jacket",
+        "Kel○o Ridge backpack",
+        "Kelso Rid■e backpack",
+    ],
+)
+def test_shapes_and_crosses_mask_a_letter(wide: TermIndex, title: str) -> None:
+    hit = wide.find(title)["kelso"]
+    assert hit.kind == "fuzzy" and "masking symbols" in hit.disguises, (title, hit)
+
+
+def test_masking_symbol_at_a_word_edge_does_not_widen_the_gap(wide: TermIndex) -> None:
+    hit = wide.find("Kels* & Ridge hiking jacket")["kelso"]
+    assert hit.kind == "fuzzy" and "masking symbols" in hit.disguises
+
+
+def test_long_chinese_name_as_pinyin_syllables_apart() -> None:
+    index = TermIndex([("salvatore", ["萨尔瓦托雷", "Salvatore"])])
+    for title in ("Sa Er Wa Tuo Lei leather belt", "皮带 sa er wa tuo lei 同款"):
+        hit = index.find(title)["salvatore"]
+        assert hit.kind == "pinyin", (title, hit)
+    # Five syllables that are not the name stay unmatched.
+    assert "salvatore" not in index.find("Sa Er Wa Tuo Mao leather belt")
+
+
+@pytest.mark.parametrize(
+    "title", ["#Dyson#Airwrap hair styler", "Dyson×Supreme hair dryer", "Supreme●Dyson fan"]
+)
+def test_a_symbol_between_two_words_still_leaves_the_words(wide: TermIndex, title: str) -> None:
+    # A hashtag or a collaboration cross only separates words: the brand is named plainly.
+    hit = wide.find(title)["dyson"]
+    assert hit.kind == "exact" and not hit.disguises, (title, hit)
