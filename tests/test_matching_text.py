@@ -363,6 +363,12 @@ def test_nominative_fits_and_dedicated(text: str, brand: str, nominal: bool) -> 
         ("Custom Name Vinyl Decal for Laptop", "printed"),
         ("Birthday Greeting Card with Envelope", "printed"),
         ("新年贺卡 手写 祝福", "printed"),
+        ("户外冲锋衣 男款 防水", "clothing"),
+        ("保湿乳液 补水", "cosmetics"),
+        ("家用电水壶 1.8L", "appliances"),
+        ("客厅地毯 北欧", "textiles"),
+        ("Memory Foam Mattress Queen", "household"),
+        ("Portable Mini Projector 1080P", "electronics"),
     ],
 )
 def test_goods_lexicon_knows_common_goods(text: str, concept: str) -> None:
