@@ -935,6 +935,10 @@ def case_cmd(
     complaint_id: Annotated[str | None, typer.Option("--complaint-id", help="The platform's complaint id.")] = None,
     ref: Annotated[str | None, typer.Option("--ref", help="A platform reference, e.g. a test-buy order id.")] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Who acts; default $USER.")] = None,
+    label: Annotated[
+        str | None,
+        typer.Option("--label", help="With confirm: counterfeit, copycat, grey market, copyright or patent."),
+    ] = None,
     on: Annotated[
         str | None,
         typer.Option(
@@ -959,6 +963,13 @@ def case_cmd(
         fail(f"unknown action {action!r}: expected one of {', '.join([*CASE_ACTIONS, *CASE_OTHER_ACTIONS])}")
     ids = _case_ids(case_ids)
     happened = _iso_date(on, "--on") if on else None
+    if label is not None:
+        from crawler.web.queries import LABELS
+
+        if action != "confirm":
+            fail(f"--label: only with confirm, not {action!r}")
+        if label not in LABELS:
+            fail(f"--label: expected one of {', '.join(LABELS)}, got {label!r}")
     if happened is not None and action not in CASE_ACTIONS:
         fail(f"--on: only for a change of state ({', '.join(CASE_ACTIONS)}), not {action!r}")
     who = actor or os.environ.get("USER") or "analyst"
@@ -971,7 +982,9 @@ def case_cmd(
         if missing := [i for i in ids if i not in found]:
             fail(f"case {', '.join(map(str, missing))} not found")
         for case in (found[i] for i in ids):
-            _case_action(session, case, action, who, note=note, complaint_id=complaint_id, ref=ref, on=happened)
+            _case_action(
+                session, case, action, who, note=note, complaint_id=complaint_id, ref=ref, on=happened, label=label
+            )
 
 
 def _case_ids(text: str) -> list[int]:
@@ -990,7 +1003,7 @@ def _case_ids(text: str) -> list[int]:
 
 def _case_action(
     session: Any, case: Any, action: str, who: str, *, note: str | None, complaint_id: str | None,
-    ref: str | None, on: dt.date | None,
+    ref: str | None, on: dt.date | None, label: str | None = None,
 ) -> None:
     """One case's `markwatch case` action, printed on one line (a history for `show`)."""
     from crawler.takedown import cases as tcases
@@ -1026,7 +1039,9 @@ def _case_action(
         new = _takedown_call(tcases.open_relist, session, case.listing, case, actor=who, note=note)
         console.print(f"case {case.id}: relisted; new case {new.id}", markup=False, highlight=False)
         return
-    fields = {"complaint_id": complaint_id} if complaint_id else {}
+    fields: dict[str, str] = {"complaint_id": complaint_id} if complaint_id else {}
+    if label:
+        fields["label"] = label
     today = states.case_today(case)
     if on is not None:
         if on > today:

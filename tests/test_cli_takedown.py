@@ -275,3 +275,11 @@ def test_a_decision_on_the_case_is_the_listing_s_triage_too(run, db_url: str) ->
         one, two = session.get(m.Case, confirmed).listing, session.get(m.Case, dismissed).listing
         assert (one.triage_state, one.triage_label) == ("confirmed", "counterfeit")
         assert (two.triage_state, two.triage_label, two.triage_hash) == ("dismissed", None, two.content_hash)
+    # A label other than counterfeit, as the UI offers: the case and the listing carry it.
+    grey = seed_case(db_url, listing_id="1003")
+    assert run("case", str(grey), "confirm", "--label", "grey market", "--db", db_url).returncode == 0
+    with db.session_scope(db_url) as session:
+        case = session.get(m.Case, grey)
+        assert (case.label, case.listing.triage_label) == ("grey market", "grey market")
+    one_line_error(run("case", str(grey), "confirm", "--label", "fake", "--db", db_url), "--label: expected one of")
+    one_line_error(run("case", str(grey), "submit", "--label", "patent", "--db", db_url), "--label: only with confirm")
