@@ -330,8 +330,10 @@ class Matcher:
 
         nominal = None
         if hit is not None and not cues and not style:
-            nominal = nominative(listing.title, hit.start, hit.end) or accessory(
-                listing.title, hit.start, hit.end, mark_goods
+            # The hit's offsets are in the text it was found in.
+            source = (listing.description or "") if in_desc else listing.title
+            nominal = nominative(source, hit.start, hit.end) or accessory(
+                source, hit.start, hit.end, mark_goods
             )
         ratio = None
         if fit != FIT_OTHER or hit is None or image_signals:

@@ -477,3 +477,17 @@ def test_part_used_consumables_wording(text: str, marker: str | None) -> None:
     from matching.context import resale_marker
 
     assert resale_marker(text) == marker
+
+
+def test_a_brand_named_in_the_description_is_judged_by_the_description(matcher: Matcher) -> None:
+    # The hit's place is in the description: the title's words at that place ("wall
+    # bracket" here) say nothing about whether the brand is named only to fit.
+    a = matcher.assess(
+        listing(
+            "Cordless stick vacuum V15 Detect slim, 2 spare filters, wall bracket",
+            79,
+            description="Dyson V15 Detect cordless vacuum cleaner, laser dust detection",
+        )
+    )
+    assert a.verdict != "clear", a.explanation
+    assert not any("nominative" in s.detail or "accessory" in s.detail for s in a.signals)
