@@ -391,3 +391,107 @@ def test_the_board_counts_down_to_a_deadline_in_a_year_without_a_published_calen
     assert board.status_code == 200
     left = re.search(rf"deadline {deadline}:\s*(\d+) working days left", board.text)
     assert left and 250 < int(left.group(1)) < 290, board.text[:2000]
+
+
+def test_board_and_api_leave_withdrawn_and_candidate_to_markwatch(web: TestClient, seeded: Seeded) -> None:
+    from crawler.takedown import states
+
+    pk = seeded.pks["aliexpress:1001"]
+    with storage.session_scope(seeded.db_url) as s:
+        row = s.get(m.Listing, pk)
+        assert row is not None
+        candidate = states.create_case(s, row, actor="markwatch")
+        withdrawn = states.create_case(s, row, actor="markwatch")
+        states.transition(s, withdrawn, "withdrawn", "markwatch", note="no longer counterfeit")
+        ids = (candidate.id, withdrawn.id)
+    board = web.get("/cases").text
+    for case_id in ids:
+        card = re.search(rf'id="case-{case_id}".*?</select>', board, re.DOTALL)
+        assert card is not None
+        offered = re.findall(r'<option value="([a-z_]+)"', card.group(0))
+        assert offered == ["confirmed", "dismissed"], offered
+    token = csrf(web)
+    refused = web.post(f"/cases/{ids[0]}/state", data={"to_state": "withdrawn", "csrf_token": token})
+    assert refused.status_code == 409
+    api = web.post(f"/api/cases/{ids[1]}/transition", json={"to_state": "candidate"}, headers={"X-CSRF-Token": token})
+    assert api.status_code == 409 and "set by markwatch" in api.json()["detail"]
+    assert {c["id"]: c["state"] for c in web.get("/api/cases").json()} == {ids[0]: "candidate", ids[1]: "withdrawn"}
+    # The analyst's own decisions stay offered and work on a withdrawn case.
+    ok = web.post(f"/api/cases/{ids[1]}/transition", json={"to_state": "confirmed"}, headers={"X-CSRF-Token": token})
+    assert ok.status_code == 200 and ok.json()["state"] == "confirmed"
+
+
+def test_label_and_dismissal_follow_the_case_once_filed(web: TestClient, seeded: Seeded) -> None:
+    token = csrf(web)
+    headers = {"X-CSRF-Token": token}
+    pk = seeded.pks["aliexpress:1001"]
+
+    def act(action: str, label: str | None = None) -> int:
+        body: dict[str, object] = {"listing_ids": [pk], "action": action}
+        if label:
+            body["label"] = label
+        return web.post("/api/actions", json=body, headers=headers).status_code
+
+    assert act("confirm", "copyright") == 200
+    # Confirmed, not filed: a new label is the case's too (the package is built from it).
+    assert act("confirm", "grey market") == 200
+    (case,) = web.get("/api/cases").json()
+    assert (case["state"], case["label"]) == ("confirmed", "grey market")
+    with storage.session_scope(seeded.db_url) as s:
+        notes = [e.note for e in s.get(m.Case, case["id"]).events]
+        assert "label copyright -> grey market" in notes
+    url = f"/api/cases/{case['id']}/transition"
+    assert web.post(url, json={"to_state": "submitted", "complaint_id": "IPP-5"}, headers=headers).status_code == 200
+    # Filed: another label or a dismissal of the listing alone is refused, nothing changes.
+    assert act("confirm", "patent") == 409
+    assert act("dismiss") == 409
+    assert act("confirm", "grey market") == 200  # the same decision again is harmless
+    assert listing(seeded, "aliexpress:1001").triage_state == "confirmed"
+    assert listing(seeded, "aliexpress:1001").triage_label == "grey market"
+    (case,) = web.get("/api/cases").json()
+    assert (case["state"], case["label"]) == ("submitted", "grey market")
+
+
+def test_seller_figures_follow_case_moves_at_once(web: TestClient, seeded: Seeded) -> None:
+    token = csrf(web)
+    headers = {"X-CSRF-Token": token}
+    pk = seeded.pks["aliexpress:1001"]
+    web.post("/api/actions", json={"listing_ids": [pk], "action": "confirm"}, headers=headers)
+
+    def taken_down() -> str:
+        found = re.search(r'id="seller-stats">[^<]*?(\d+) taken down', web.get(f"/hits/{pk}").text)
+        assert found is not None
+        return found.group(1)
+
+    assert taken_down() == "0"  # the seller figures are now cached
+    case_id = web.get("/api/cases").json()[0]["id"]
+    url = f"/api/cases/{case_id}/transition"
+    web.post(url, json={"to_state": "submitted", "complaint_id": "IPP-8"}, headers=headers)
+    assert web.post(url, json={"to_state": "removed"}, headers=headers).status_code == 200
+    assert taken_down() == "1"
+
+
+def test_whitelisting_a_seller_closes_its_undecided_cases(web: TestClient, seeded: Seeded) -> None:
+    from crawler.takedown import states
+
+    # Seller s1 has two hits with candidate cases (intake opened them) and another seller one.
+    with storage.session_scope(seeded.db_url) as s:
+        for key in ("aliexpress:1001", "aliexpress:1003", "aliexpress:1002"):
+            row = s.get(m.Listing, seeded.pks[key])
+            assert row is not None
+            states.create_case(s, row, actor="markwatch")
+    token = csrf(web)
+    pk = seeded.pks["aliexpress:1001"]
+    assert web.post(f"/hits/{pk}/action", data={"action": "whitelist", "csrf_token": token}).status_code == 303
+    by_listing = {c["listing_pk"]: c["state"] for c in web.get("/api/cases").json()}
+    assert by_listing == {
+        pk: "dismissed", seeded.pks["aliexpress:1003"]: "dismissed", seeded.pks["aliexpress:1002"]: "candidate",
+    }
+    board = web.get("/cases").text
+    assert "seller s1 whitelisted" in web.get(f"/hits/{pk}").text and f'data-listing="{pk}"' in board
+
+
+def test_cases_api_refuses_an_unknown_state(web: TestClient) -> None:
+    r = web.get("/api/cases?state=seller-notified")
+    assert r.status_code == 422 and "seller_notified" in r.json()["detail"]
+    assert web.get("/api/cases?state=seller_notified").status_code == 200

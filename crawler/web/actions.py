@@ -47,6 +47,16 @@ def _transition(
     return case
 
 
+# States only markwatch sets: a candidate is withdrawn when a newer assessment is no
+# longer counterfeit, and taken in again when a later one is. An analyst decides with
+# confirmed or dismissed instead (the command line offers no such move either).
+MARKWATCH_STATES = frozenset({"withdrawn", "candidate"})
+
+
+# Case states before a complaint is filed (or closed without one): triage may still decide.
+UNFILED_STATES = frozenset({"candidate", "withdrawn", "confirmed", "dismissed", "relisted"})
+
+
 def all_states() -> list[str]:
     """Every case state, in the order of the protocol (empty without the takedown module)."""
     states = takedown_states()
@@ -59,7 +69,7 @@ def allowed_next(case: m.Case) -> list[str]:
     if states is None:
         return []
     order = {name: i for i, name in enumerate(states.STATES)}
-    found = states.ALLOWED.get(case.state, ())
+    found = [name for name in states.ALLOWED.get(case.state, ()) if name not in MARKWATCH_STATES]
     return sorted(found, key=lambda name: (name in ("dismissed", "rejected"), order.get(name, len(order))))
 
 
@@ -72,8 +82,22 @@ def _open_case(session: Session, listing: m.Listing, label: str, actor: str, not
         select(m.Case).where(m.Case.listing_pk == listing.id).order_by(m.Case.id.desc())
     ).first()
     closed = states.CLOSED_STATES
+    if existing is not None and existing.state == "confirmed":
+        if (existing.label or "counterfeit") != label:
+            # Not filed yet: the package is built from the case's label, so it follows the
+            # analyst's new choice, with an audit event saying so.
+            states.annotate(session, existing, actor, note=f"label {existing.label or 'counterfeit'} -> {label}")
+            existing.label = label
+        return existing
     if existing is not None and existing.state not in closed and existing.state not in ("candidate", "withdrawn"):
-        return existing  # already confirmed or further along: nothing to do
+        if label != (existing.label or "counterfeit"):
+            # Filed with the platform under its label: changing the listing's alone would
+            # show one label on the hit and file another.
+            raise ActionError(
+                f"case {existing.id} is {existing.state} as {existing.label or 'counterfeit'}: "
+                "the complaint is filed, its label cannot change"
+            )
+        return existing  # further along with this label: nothing to do
     if existing is None or existing.state in closed:
         a = latest(session, listing.id)
         existing = states.create_case(
@@ -97,6 +121,15 @@ def confirm(session: Session, listing: m.Listing, label: str, actor: str, note: 
 
 def dismiss(session: Session, listing: m.Listing, actor: str, note: str | None = None) -> None:
     """A false positive: stays quiet in later cycles unless the listing changes."""
+    newest = session.scalars(
+        select(m.Case).where(m.Case.listing_pk == listing.id).order_by(m.Case.id.desc())
+    ).first()
+    if newest is not None and newest.state not in UNFILED_STATES:
+        # A complaint with the platform is under way or decided: dismissing the listing alone
+        # would count it a false positive while its case goes on.
+        raise ActionError(
+            f"case {newest.id} is {newest.state}: the complaint is filed; record its outcome on the cases board"
+        )
     listing.triage_state = "dismissed"
     listing.triage_label = None
     listing.triage_hash = listing.content_hash
@@ -118,6 +151,19 @@ def whitelist(session: Session, listing: m.Listing, actor: str, note: str | None
         session.add(seller)
     seller.whitelisted = True
     seller.note = note or f"whitelisted by {actor}"
+    if takedown_states() is not None:
+        # A whitelisted seller's listings open no case: the candidates opened before, which
+        # no analyst has decided on, would otherwise wait on the board for good.
+        undecided = (
+            select(m.Case)
+            .join(m.Listing, m.Case.listing_pk == m.Listing.id)
+            .where(
+                m.Listing.marketplace == listing.marketplace, m.Listing.seller_id == listing.seller_id,
+                m.Case.state.in_(("candidate", "withdrawn")),
+            )
+        )
+        for case in session.scalars(undecided).all():
+            _transition(session, case, "dismissed", actor, f"seller {listing.seller_id} whitelisted")
     add_note(session, listing, actor, f"seller {listing.seller_id} whitelisted" + (f": {note}" if note else ""))
     return seller
 
@@ -133,6 +179,12 @@ def change_case(
     complaint_id: str | None = None, platform_ref: str | None = None,
 ) -> m.Case:
     """Move a case through the takedown module, which checks the protocol and audits it."""
+    if to_state in MARKWATCH_STATES:
+        raise ActionError(
+            f"case {case.id}: {to_state} is set by markwatch from the listing's newest assessment; "
+            "confirm or dismiss the case instead"
+        )
+    invalidate_seller_reports()  # a seller's takedowns and relists count case states
     if to_state == "relisted" and case.state == "removed" and case.listing is not None:
         # A relist is a new case linked to the removed one (and a relist alert), as the
         # command line and the stay-down check open it; the bare state change would close

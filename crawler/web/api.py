@@ -152,6 +152,10 @@ def api_cases(
     platform: Annotated[str | None, Query(max_length=40)] = None,
 ) -> list[dict[str, Any]]:
     """Takedown cases, earliest deadline first."""
+    known = actions.all_states()
+    if state and known and state not in known:
+        # A misspelt state would otherwise answer with no cases, as if there were none.
+        raise HTTPException(422, f"state: expected one of {', '.join(known)}, got {state!r}")
     with session_scope(request.app.state.db_url) as s:
         return [queries.case_json(c) for c in queries.cases(s, state=state, platform=platform)]
 
