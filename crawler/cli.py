@@ -981,10 +981,16 @@ def case_cmd(
         found = {c.id: c for c in session.scalars(select(mdl.Case).where(mdl.Case.id.in_(ids)))}
         if missing := [i for i in ids if i not in found]:
             fail(f"case {', '.join(map(str, missing))} not found")
-        for case in (found[i] for i in ids):
-            _case_action(
+        lines = [
+            line
+            for case in (found[i] for i in ids)
+            for line in _case_action(
                 session, case, action, who, note=note, complaint_id=complaint_id, ref=ref, on=happened, label=label
             )
+        ]
+    # Printed once the transaction is committed: a refused case leaves none moved.
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _case_ids(text: str) -> list[int]:
@@ -1004,41 +1010,36 @@ def _case_ids(text: str) -> list[int]:
 def _case_action(
     session: Any, case: Any, action: str, who: str, *, note: str | None, complaint_id: str | None,
     ref: str | None, on: dt.date | None, label: str | None = None,
-) -> None:
-    """One case's `markwatch case` action, printed on one line (a history for `show`)."""
+) -> list[str]:
+    """One case's `markwatch case` action: the lines to print once every case has moved
+    (a history for `show`)."""
     from crawler.takedown import cases as tcases
     from crawler.takedown import states
 
     if action == "show":
-        console.print(
+        return [
             f"case {case.id}: {case.platform} {case.listing.key} state {case.state}"
             f" deadline {case.deadline or '-'} complaint {case.complaint_id or '-'}"
             + (f" relist of {case.relist_of}" if case.relist_of else ""),
-            markup=False, highlight=False, soft_wrap=True,
-        )
-        for e in case.events:
-            console.print(
+            *(
                 f"  {e.at:%Y-%m-%d %H:%M} {e.actor}: {e.from_state or '-'} -> {e.to_state}"
-                + (f" [{e.platform_ref}]" if e.platform_ref else "") + (f" {e.note}" if e.note else ""),
-                markup=False, highlight=False, soft_wrap=True,
-            )
-        return
+                + (f" [{e.platform_ref}]" if e.platform_ref else "") + (f" {e.note}" if e.note else "")
+                for e in case.events
+            ),
+        ]
     if action == "note":
         if not note:
             fail("note: expected --note TEXT")
         _takedown_call(states.annotate, session, case, who, note=note, platform_ref=ref)
-        console.print(f"case {case.id}: note recorded", markup=False, highlight=False)
-        return
+        return [f"case {case.id}: note recorded"]
     if action == "test-buy":
         if not ref:
             fail("test-buy: expected --ref ORDER_ID (the test purchase's order id)")
         _takedown_call(states.annotate, session, case, who, note=note or "test buy", platform_ref=f"test-buy:{ref}")
-        console.print(f"case {case.id}: test-buy order {ref} recorded", markup=False, highlight=False)
-        return
+        return [f"case {case.id}: test-buy order {ref} recorded"]
     if action == "relisted":
         new = _takedown_call(tcases.open_relist, session, case.listing, case, actor=who, note=note)
-        console.print(f"case {case.id}: relisted; new case {new.id}", markup=False, highlight=False)
-        return
+        return [f"case {case.id}: relisted; new case {new.id}"]
     fields: dict[str, str] = {"complaint_id": complaint_id} if complaint_id else {}
     if label:
         fields["label"] = label
@@ -1055,7 +1056,7 @@ def _case_action(
     deadline = f"; deadline {case.deadline}" if case.deadline else ""
     gap = event is not None and event.note and ("deadline not set" in event.note or "deadline estimated" in event.note)
     extra = f" ({event.note})" if gap else ""
-    console.print(f"case {case.id}: {case.state}{deadline}{extra}", markup=False, highlight=False, soft_wrap=True)
+    return [f"case {case.id}: {case.state}{deadline}{extra}"]
 
 
 @app.command()
