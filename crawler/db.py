@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -75,7 +76,9 @@ def sqlite_file(url: str) -> Path | None:
 
 def display_url(url: str) -> str:
     """The URL with its password hidden, for logs and messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    shown = make_url(url).render_as_string(hide_password=True)
+    # libpq and psycopg also take the password as a query parameter (?password=...).
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", shown, flags=re.IGNORECASE)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -59,6 +59,7 @@ from scrapy_redis import picklecompat
 from scrapy_redis.queue import Base as RedisQueueBase
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from sqlalchemy import func, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crawler import db
 from crawler import models as m
@@ -74,6 +75,10 @@ RUN_META = "markwatch_run"
 DEFAULT_LEASE = 30.0
 RUN_STATS_TTL = 14 * 24 * 3600
 ASSESS_LOCK_SECONDS = 15
+# How long a worker's store and assess steps wait out an unreachable database (a restart,
+# a failover) before giving the item up: a failed item's request is acknowledged like any
+# other, so without the wait its listing would be missing from the run.
+DB_OUTAGE_SECONDS = 120.0
 
 
 class RedisUnavailable(ConfigError):
@@ -107,13 +112,18 @@ UNFINISHED_KEY = f"{PREFIX}:cycle-unfinished"
 
 def display_redis(url: str) -> str:
     """The Redis URL with any password hidden."""
-    return re.sub(r"://([^:@/]*):[^@/]*@", r"://\1:***@", url)
+    shown = re.sub(r"://([^:@/]*):[^@/]*@", r"://\1:***@", url)
+    # redis-py also takes the password as a query parameter (?password=...).
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", shown, flags=re.IGNORECASE)
 
 
 def connect_redis(url: str) -> redis.Redis:
     """A client for `url`, checked with PING; RedisUnavailable with the reason otherwise."""
     if not re.match(r"^(redis|rediss|unix)://", url or ""):
-        raise RedisUnavailable(f"--redis: expected a URL such as redis://host:6379/0, got {url!r}")
+        # Masked: a mistyped scheme must not print the password that follows it.
+        raise RedisUnavailable(
+            f"--redis: expected a URL such as redis://host:6379/0, got {display_redis(url or '')!r}"
+        )
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
@@ -457,6 +467,23 @@ _ITEM_RUN: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 )
 
 
+def _through_db_outage(step: Callable[[], Any], what: str) -> Any:
+    """Run `step` (one store transaction), again with back-off while the database is
+    unreachable, for up to DB_OUTAGE_SECONDS; then the error goes on as before."""
+    deadline = time.monotonic() + DB_OUTAGE_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            return step()
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            log.warning("database unavailable (%s); %s again in %.1f s", reason, what, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 10.0)
+
+
 class RunAwareStorePipeline(StorePipeline):
     """`StorePipeline` with the crawl run taken from each item (a worker serves many runs).
 
@@ -474,7 +501,7 @@ class RunAwareStorePipeline(StorePipeline):
 
     def store(self, item: Listing) -> Listing:
         _ITEM_RUN.set(getattr(item, "markwatch_run_id", None) or None)
-        return super().store(item)
+        return _through_db_outage(lambda: super(RunAwareStorePipeline, self).store(item), "storing")
 
 
 class SerialAssessPipeline(AssessPipeline):
@@ -496,6 +523,11 @@ class SerialAssessPipeline(AssessPipeline):
         # another worker's lock does not hold up this worker's downloads.
         # The lock expires on its own (ASSESS_LOCK_SECONDS) when its holder dies; matching
         # one listing takes far less, and an overlong one costs a repeat, never a loss.
+        # A database outage is waited out between lock turns, not holding the lock past
+        # its expiry (another worker could then assess the listing at the same time).
+        _through_db_outage(lambda: self._assess_locked(item), "assessing")
+
+    def _assess_locked(self, item: Listing) -> None:
         with self.redis.lock(
             f"{PREFIX}:assess:{item.stored_id}",
             timeout=ASSESS_LOCK_SECONDS,
@@ -634,6 +666,18 @@ def run_worker(
     install_reactor(base_settings["TWISTED_REACTOR"], base_settings["ASYNCIO_EVENT_LOOP"])
     process = CrawlerProcess(base_settings)
     crawlers = {}
+    blocked: list[str] = []
+
+    def on_crawler_closed(name: str, reason: str) -> None:
+        # A blocked marketplace's crawler is gone for good while the process lives, so
+        # later cycles would wait out their drain timeout for it: the whole worker stops
+        # (its other crawlers give their requests back) for the service manager to restart.
+        if reason == "blocked" and process.crawlers:
+            blocked.append(name)
+            from twisted.internet import reactor
+
+            reactor.callLater(0, process.stop)
+
     for name in names:
         cfg = client.marketplaces[name]
         kwargs: dict[str, Any] = {
@@ -646,6 +690,11 @@ def run_worker(
         )
         crawler = Crawler(cls, settings)
         crawlers[name] = crawler
+        crawler.signals.connect(
+            lambda spider, reason, name=name: on_crawler_closed(name, reason),
+            signal=signals.spider_closed,
+            weak=False,
+        )
         process.crawl(crawler, **kwargs)
     beat = task.LoopingCall(heartbeat)
     beat.start(max(0.2, lease / 3), now=True)
@@ -664,6 +713,8 @@ def run_worker(
         for name, c in crawlers.items()
     }
     say(f"worker {wid}: stopped after {sum(pages.values())} pages")
+    if blocked:
+        say(f"worker {wid}: {', '.join(blocked)} blocked the crawl; stopped for a restart")
     return pages
 
 
@@ -826,6 +877,7 @@ def run_distributed(
                 log.warning("cycle lock renewal failed: %s", exc)
 
     threading.Thread(target=keep_lock, name="markwatch-cycle-lock", daemon=True).start()
+    cycle = ""
     try:
         ddir = data_dir_for(url, data_dir)
         with db.session_scope(url) as session:
@@ -909,11 +961,24 @@ def run_distributed(
         )
         server.delete(UNFINISHED_KEY)
         return report
+    except redis.RedisError as exc:
+        # Redis lost mid-cycle (restarted, network gone): the runs this cycle opened are
+        # closed as failed rather than left `running`, and the user gets one line, not a
+        # traceback. The cycle's unfinished mark stays in Redis for the next cycle.
+        if cycle:
+            close_interrupted_runs(url, [cycle], say)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise RedisUnavailable(
+            f"lost Redis at {display_redis(redis_url)} during the cycle: {reason}"
+        ) from None
     finally:
         stop.set()
-        server.eval(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-            1,
-            LOCK_KEY,
-            token,
-        )
+        try:
+            server.eval(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+                1,
+                LOCK_KEY,
+                token,
+            )
+        except redis.RedisError:  # Redis gone: the lock expires by itself within lock_ttl
+            pass

@@ -196,3 +196,11 @@ def test_evidence_is_due_for_hits_seen_without_evidence_of_their_current_content
         s.flush()
         due = hits_without_evidence(s, CycleReport("c1", t0), [])
         assert due == [rows["none"].id, rows["stale"].id, rows["relisted"].id]
+
+
+def test_display_url_hides_a_password_given_as_a_query_parameter():
+    from crawler.db import display_url
+
+    shown = display_url("postgresql://markwatch@db:5432/markwatch?sslmode=require&password=s3cr3t")
+    assert "s3cr3t" not in shown and "password=***" in shown and "sslmode=require" in shown
+    assert "s3cr3t" not in display_url("postgresql://markwatch:s3cr3t@db/markwatch")

@@ -334,9 +334,12 @@ def test_killed_worker_requests_are_crawled_by_the_other(
     assert any(n > 0 for w, n in pages.items() if w != victim_id), pages
 
 
-def test_blocked_marketplace_ends_the_run_as_blocked(
-    queue: redis.Redis, store: str, client_file: Path, tmp_path: Path, market: LoggingMarket
-):
+def _cycle_with_aliexpress_blocked(
+    client_file: Path, store: str, tmp_path: Path, market: LoggingMarket
+) -> tuple[str, str]:
+    """A distributed cycle while aliexpress blocks, with one worker; its output. The cycle
+    exits 1 and the worker, whose crawler stopped at the block, exits 0 (a service
+    manager starts it again)."""
     args = _args(client_file, store, tmp_path)
     market.search_delay = 0.0
     market.block("aliexpress", "akamai")
@@ -344,28 +347,23 @@ def test_blocked_marketplace_ends_the_run_as_blocked(
     seeder: subprocess.Popen | None = None
     try:
         seeder = subprocess.Popen(
-            [
-                str(MARKWATCH),
-                "run",
-                "--distributed",
-                *args,
-                "--no-evidence",
-                "--drain-timeout",
-                "60",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            [str(MARKWATCH), "run", "--distributed", *args, "--no-evidence", "--drain-timeout", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         worker = _worker(args, tmp_path, "w", lease=10, idle=0)
         out, err = seeder.communicate(timeout=90)
-        # The worker's only crawler stopped at the block: the worker ends (a service
-        # manager starts it again).
         assert worker.wait(30) == 0
     finally:
         market.unblock("aliexpress")
         _stop([p for p in (seeder, worker) if p is not None])
     assert seeder.returncode == 1, out[-2000:] + err[-2000:]
+    return out, err
+
+
+def test_blocked_marketplace_ends_the_run_as_blocked(
+    queue: redis.Redis, store: str, client_file: Path, tmp_path: Path, market: LoggingMarket
+):
+    _, err = _cycle_with_aliexpress_blocked(client_file, store, tmp_path, market)
     assert "aliexpress blocked" in err
     with db.session_scope(store) as s:
         run = s.scalars(select(m.CrawlRun)).one()
@@ -540,3 +538,116 @@ def test_a_marketplace_that_answers_nothing_fails_the_distributed_run(
         f"no result page could be fetched: {len(TERMS)} requests failed ("
     ), run.reason
     assert f"ConnectionRefusedError {len(TERMS)})" in run.reason
+
+
+def test_a_mistyped_redis_url_does_not_print_its_password(client_file: Path, store: str):
+    out = run_cli(
+        "run", "--distributed", "--config", str(client_file),
+        "--redis", "reids://:hunter2secret@127.0.0.1:6379/0", "--db", store,
+    )
+    _one_line_failure(out, "--redis: expected a URL")
+    assert "hunter2secret" not in out.stdout + out.stderr
+
+
+def test_redis_lost_mid_cycle_is_one_line_and_closes_the_runs(
+    store: str, client_file: Path, tmp_path: Path
+):
+    import shutil
+
+    binary = shutil.which("redis-server")
+    if not binary:
+        pytest.skip("redis-server not installed")
+    port = _closed_port()
+    own = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        for _ in range(50):
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.RedisError:
+                time.sleep(0.1)
+        args = ["--config", str(client_file), "--redis", url, "--db", store,
+                "--data-dir", str(tmp_path / "data")]
+        # No worker: the cycle waits for the drain until its Redis goes away.
+        cycle = subprocess.Popen(
+            [str(MARKWATCH), "run", "--distributed", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if redis.Redis.from_url(url).exists(dist.queue_key("aliexpress")):
+                break
+            time.sleep(0.2)
+        own.kill()
+        own.wait(10)
+        out, err = cycle.communicate(timeout=90)
+    finally:
+        if own.poll() is None:
+            own.kill()
+    assert cycle.returncode == 2, out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "lost Redis" in lines[0], err
+    with db.session_scope(store) as s:
+        statuses = [r.status for r in s.scalars(select(m.CrawlRun))]
+    assert statuses == ["failed"]  # not left `running` for ever
+
+
+def test_a_worker_waits_out_a_brief_database_outage(monkeypatch: pytest.MonkeyPatch):
+    # A failed item's request is acknowledged like any other: a store given up at the
+    # first refused connection would leave the listing out of the run for good.
+    from sqlalchemy.exc import OperationalError
+
+    from crawler.pipelines import StorePipeline
+
+    calls: list[int] = []
+
+    def flaky_store(self: Any, item: Any) -> Any:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+        return item
+
+    monkeypatch.setattr(StorePipeline, "store", flaky_store)
+    monkeypatch.setattr(dist.time, "sleep", lambda _s: None)
+    pipe = object.__new__(dist.RunAwareStorePipeline)
+    item = object()
+    assert pipe.store(item) is item  # type: ignore[arg-type]
+    assert len(calls) == 3
+
+    # A database that stays away is still an error, after DB_OUTAGE_SECONDS.
+    calls.clear()
+    monkeypatch.setattr(dist, "DB_OUTAGE_SECONDS", 0.0)
+    with pytest.raises(OperationalError):
+        pipe.store(item)  # type: ignore[arg-type]
+    assert len(calls) == 1
+
+
+def test_a_block_stops_a_worker_that_serves_other_marketplaces_too(
+    queue: redis.Redis, store: str, client_file: Path, tmp_path: Path, market: LoggingMarket
+):
+    # Its crawler for the blocked marketplace is gone while the process lives: left
+    # running, the worker would never crawl that marketplace again and every later
+    # cycle would wait out its drain timeout for it.
+    data = yaml.safe_load(client_file.read_text())
+    data["marketplaces"]["ebay"] = {
+        "base_url": market.url("ebay"), "max_pages": 1, "download_delay": 0,
+    }
+    client_file.write_text(yaml.safe_dump(data))
+    _, err = _cycle_with_aliexpress_blocked(client_file, store, tmp_path, market)
+    assert "aliexpress blocked" in err
+    assert "blocked the crawl; stopped for a restart" in (tmp_path / "w.log").read_text()
+
+
+def test_display_redis_hides_every_form_of_password():
+    for url in (
+        "redis://:s3cr3t@queue:6379/0",
+        "redis://default:s3cr3t@queue:6379/0",
+        "redis://queue:6379/0?password=s3cr3t",
+        "rediss://queue:6379/0?db=1&Password=s3cr3t",
+    ):
+        assert "s3cr3t" not in dist.display_redis(url), url
