@@ -1164,6 +1164,20 @@ EvidenceDirOpt = Annotated[
 ]
 
 
+def _require_evidence_folder(session: Any, folder: Path) -> None:
+    """End the command with one line when the store holds evidence and `folder` is not there."""
+    from sqlalchemy import func, select
+
+    from crawler import models as mdl
+
+    entries = session.scalar(select(func.count()).select_from(mdl.Evidence))
+    if entries and not folder.is_dir():
+        fail(
+            f"{folder}: no evidence folder there for the store's {entries} entries; give --dir "
+            "(after `markwatch run --data-dir DIR` it is DIR/evidence)"
+        )
+
+
 @evidence_app.command("capture")
 def evidence_capture(
     listing_key: Annotated[str, typer.Argument(help="marketplace:listing_id, e.g. aliexpress:1005001.")],
@@ -1180,7 +1194,7 @@ def evidence_capture(
 
     Example: markwatch evidence capture aliexpress:1005001 --db sqlite:///markwatch.db --dir evidence
     """
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from crawler import db as storage
     from crawler import evidence
@@ -1203,13 +1217,8 @@ def evidence_capture(
         ).first()
         if listing is None:
             fail(f"LISTING_KEY: no stored listing {listing_key!r} in {storage.display_url(url)}")
-        entries = session.scalar(select(func.count()).select_from(mdl.Evidence))
-        if entries and not Path(folder).is_dir():
-            # A new folder would split the chain: its files and manifest apart from the rest.
-            fail(
-                f"{folder}: no evidence folder there for the store's {entries} entries; give --dir "
-                "(after `markwatch run --data-dir DIR` it is DIR/evidence)"
-            )
+        # A new folder would split the chain: its files and manifest apart from the rest.
+        _require_evidence_folder(session, Path(folder))
         try:
             rows = evidence.capture(session, listing, folder, allow_hosts=allow)
         except UnsafeURL as exc:
@@ -1233,23 +1242,16 @@ def evidence_verify(db: DbOpt = None, evidence_dir: EvidenceDirOpt = None) -> in
 
     Example: markwatch evidence verify --db sqlite:///markwatch.db --dir evidence
     """
-    from sqlalchemy import func, select
-
     from crawler import db as storage
-    from crawler import evidence, models
+    from crawler import evidence
 
     url = existing_store(db)
     if url is None:  # nothing to verify: never an "OK" for a mistyped --db
         raise typer.Exit(2)
     folder = evidence_dir or evidence.default_dir(url)
     with storage.session_scope(url) as session:
-        entries = session.scalar(select(func.count()).select_from(models.Evidence))
-        if entries and not folder.is_dir():
-            # A wrong folder is not tampering: say where to look instead of listing every file missing.
-            fail(
-                f"{folder}: no evidence folder there for the store's {entries} entries; give --dir "
-                "(after `markwatch run --data-dir DIR` it is DIR/evidence)"
-            )
+        # A wrong folder is not tampering: say where to look instead of listing every file missing.
+        _require_evidence_folder(session, folder)
         report = evidence.verify(session, folder)
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)

@@ -138,6 +138,13 @@ def checked_addresses(url: str, allow_hosts: Iterable[str] = ()) -> tuple[IPAddr
     return _check(url, allow_hosts, resolve_allowed=True)
 
 
+def _refused(ip: IPAddress, allowed_nets: tuple[IPNetwork, ...]) -> str | None:
+    """Why `ip` must not be requested, None when it is public or in an allowed network."""
+    if any(ip in net for net in allowed_nets if net.version == ip.version):
+        return None
+    return unsafe_reason(ip)
+
+
 def _check(url: str, allow_hosts: Iterable[str], *, resolve_allowed: bool) -> tuple[IPAddress, ...]:
     if not isinstance(url, str) or not url:
         raise UnsafeURL(f"expected an http(s) URL, got {url!r}")
@@ -169,9 +176,7 @@ def _check(url: str, allow_hosts: Iterable[str], *, resolve_allowed: bool) -> tu
     if not addresses:
         raise UnsafeURL(f"{url!r}: host {host!r} has no address")
     for ip in addresses:
-        if any(ip in net for net in nets if net.version == ip.version):
-            continue
-        reason = unsafe_reason(ip)
+        reason = _refused(ip, nets)
         if reason:
             via = "" if literal is not None else f" (host {host!r} resolves to it)"
             raise UnsafeURL(
@@ -187,9 +192,7 @@ def check_address(host: str, address: str, allow_hosts: Iterable[str] = ()) -> N
     if host.lower().rstrip(".") in names:
         return
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if any(ip in net for net in nets if net.version == ip.version):
-        return
-    reason = unsafe_reason(ip)
+    reason = _refused(ip, nets)
     if reason:
         raise UnsafeURL(f"host {host!r} resolves to {ip}: refused {reason}; allow the host explicitly to fetch it")
 

@@ -308,9 +308,8 @@ class AssessPipeline(_StoreStep):
         with self.transaction() as session:
             listing = session.get(db.m.Listing, item.stored_id)
             row = db.add_assessment(session, listing, assessment, self.version)
-            if row.verdict != "counterfeit":
-                # With the assessment, so no complaint is filed on a verdict that changed.
-                intake.withdraw_candidate(session, listing, row)
+            # With the assessment, so no complaint is filed on a verdict that changed.
+            intake.withdraw_candidate(session, listing, row)
             self.photo_store.write_pending(session)
             item.assessment_id = row.id
             item.verdict = row.verdict

@@ -49,7 +49,6 @@ _SEPARATORS = set(" .·•∙⋅・*_-~+/\\|,'’`^:")
 # Geometric shapes and crosses stand for a hidden letter as often as the asterisk does
 # (Ro●ex, Ro×ex).
 MASKS = frozenset("*·•∙⋅・_●○◯■□◆◇×✕✖※")
-_MASKS = MASKS
 # Symbols, emoji and their modifiers (❤ ★ 🔥, skin tones, variation selectors) pass for
 # separators too: "K★E★L★S★O", "薇❤拉", and so do dashes ("K – E – L"). Sentence
 # punctuation (，。, ?) does not.
@@ -289,7 +288,7 @@ def _join_masked(tokens: list[Token], text: str) -> list[Token]:
             and out[-1].text.isalpha()
             and tok.text.isalpha()
             and len(_gap(text, out[-1], tok)) == 1
-            and _gap(text, out[-1], tok) in _MASKS
+            and _gap(text, out[-1], tok) in MASKS
             and len(out[-1].text) + len(tok.text) <= 12
         ):
             prev = out[-1]

@@ -222,6 +222,18 @@ class _Candidate:
     words: tuple[str, ...]
 
 
+_MASK_CHARS = "".join(MASKS)
+
+
+def _glued_rest(text: str, key: str) -> str | None:
+    """What `text` holds besides `key` glued to its start or end, or None."""
+    if text.startswith(key):
+        return text[len(key) :]
+    if text.endswith(key):
+        return text[: -len(key)]
+    return None
+
+
 class TermIndex:
     """All terms of a client, precomputed for matching many listings."""
 
@@ -370,36 +382,24 @@ class TermIndex:
             elif len(tok.text) >= 7 and tok.text.isalpha() and tok.text not in self.words:
                 # (an ordinary word is that word: "passable" is not "pas" + Sable)
                 for key in self.glue_keys:
-                    rest = None
-                    if tok.text.startswith(key):
-                        rest = tok.text[len(key) :]
-                    elif tok.text.endswith(key):
-                        rest = tok.text[: -len(key)]
+                    rest = _glued_rest(tok.text, key)
                     if rest and len(rest) >= 3 and self._is_glue_word(rest):
                         out.append(
                             _Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,))
                         )
             for key in self.digit_glue_keys:
-                if len(tok.text) < len(key) + 3 or key not in tok.text:
-                    continue
-                if tok.text.startswith(key):
-                    rest = tok.text[len(key) :]
-                elif tok.text.endswith(key):
-                    rest = tok.text[: -len(key)]
-                else:
-                    continue
-                if rest.isalpha() and self._is_glue_word(rest):
+                rest = _glued_rest(tok.text, key)
+                if rest and len(rest) >= 3 and rest.isalpha() and self._is_glue_word(rest):
                     out.append(_Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,)))
         # Token n-grams: multi-word brands written together or apart, brands split up.
         for n in range(2, self.max_ngram + 1):
             for i in range(len(latin) - n + 1):
                 run: list[Token] = latin[i : i + n]
+                gaps = [doc.original[a.end : b.start] for a, b in pairwise(run)]
                 # A masking symbol at a word's edge is not part of the gap ("Mol* & Brand").
-                if any(
-                    len(doc.original[a.end : b.start].strip("".join(MASKS))) > 3
-                    for a, b in pairwise(run)
-                ):
+                if any(len(g.strip(_MASK_CHARS)) > 3 for g in gaps):
                     continue
+                masked = any(g[:1] in MASKS or g[-1:] in MASKS for g in gaps)
                 plain = "".join(t.text for t in run)
                 # Pieces of a name may be all digits but one letter ("Z3N-73K"): read them as
                 # leetspeak here, where the joined run must still spell a term.
@@ -423,11 +423,7 @@ class TermIndex:
                     dis: set[str] = set()
                     for t in run:
                         dis |= t.disguises
-                    if any(
-                        doc.original[a.end : b.start][:1] in MASKS
-                        or doc.original[a.end : b.start][-1:] in MASKS
-                        for a, b in pairwise(run)
-                    ):
+                    if masked:
                         dis.add(MASKED)
                     if text != leet:
                         dis.discard("leetspeak")

@@ -63,9 +63,7 @@ def open_relist(
     (same images, seller or title). Queues a `relist` alert. Idempotent: a listing
     already linked to `old_case` returns that case.
     """
-    linked = session.scalars(
-        select(m.Case).where(m.Case.relist_of == old_case.id, m.Case.listing_pk == listing.id)
-    ).first()
+    linked = _linked_relist(session, old_case, listing)
     if linked is not None:
         return linked
     if old_case.state == "removed":
@@ -106,6 +104,13 @@ def _queue_relist_alert(session: Session, case: m.Case, old_case: m.Case, listin
     session.flush()
 
 
+def _linked_relist(session: Session, old_case: m.Case, listing: m.Listing) -> m.Case | None:
+    """The relist case already opening `listing` against `old_case`, if any."""
+    return session.scalars(
+        select(m.Case).where(m.Case.relist_of == old_case.id, m.Case.listing_pk == listing.id)
+    ).first()
+
+
 def stay_down_check(
     session: Session, seen_listing_keys: Iterable[str], run_marketplace: str, actor: str = "markwatch"
 ) -> list[m.Case]:
@@ -131,8 +136,7 @@ def stay_down_check(
         # analyst recorded the removal.
         if listing.key not in seen or listing.last_seen <= case.state_since:
             continue
-        linked = select(m.Case.id).where(m.Case.relist_of == case.id, m.Case.listing_pk == listing.id)
-        if session.scalars(linked).first() is None:
+        if _linked_relist(session, case, listing) is None:
             reopened.append(open_relist(session, listing, case, actor=actor))
     return reopened
 

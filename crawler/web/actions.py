@@ -78,9 +78,9 @@ def _open_case(session: Session, listing: m.Listing, label: str, actor: str, not
     states = takedown_states()
     if states is None:
         return None
-    existing = session.scalars(
-        select(m.Case).where(m.Case.listing_pk == listing.id).order_by(m.Case.id.desc())
-    ).first()
+    from crawler.takedown.cases import case_for_listing
+
+    existing = case_for_listing(session, listing)
     closed = states.CLOSED_STATES
     if existing is not None and existing.state == "confirmed":
         if (existing.label or "counterfeit") != label:
@@ -121,9 +121,9 @@ def confirm(session: Session, listing: m.Listing, label: str, actor: str, note: 
 
 def dismiss(session: Session, listing: m.Listing, actor: str, note: str | None = None) -> None:
     """A false positive: stays quiet in later cycles unless the listing changes."""
-    newest = session.scalars(
-        select(m.Case).where(m.Case.listing_pk == listing.id).order_by(m.Case.id.desc())
-    ).first()
+    from crawler.takedown.cases import case_for_listing
+
+    newest = case_for_listing(session, listing)
     if newest is not None and newest.state not in UNFILED_STATES:
         # A complaint with the platform is under way or decided: dismissing the listing alone
         # would count it a false positive while its case goes on.
