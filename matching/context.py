@@ -31,7 +31,14 @@ FIT_OTHER = -1  # the goods are known and lie outside the mark's keywords and cl
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD = re.compile(r"[a-z0-9]+")
 
-_RESALE = re.compile(
+
+def _folded(pattern: str) -> re.Pattern[str]:
+    """A pattern written in any script, matched on folded text (Cyrillic look-alikes
+    as Latin, accents dropped); ASCII is regex syntax and kept."""
+    return re.compile("".join(c if c.isascii() else fold(c) for c in pattern))
+
+
+_RESALE = _folded(
     r"\b(?:used|pre[\s-]?owned|pre[\s-]?loved|second[\s-]?hand|secondhand|gently[\s-]+used|like[\s-]+new"
     r"|refurbished|open[\s-]+box|ex[\s-]?display|ex[\s-]?demo|preowned|preloved|pre[\s-]?worn"
     r"|worn\s+(?:once|twice|only\s+once|a\s+few\s+times)|(?:barely|lightly|hardly|gently)\s+worn"
@@ -39,6 +46,12 @@ _RESALE = re.compile(
     r"|half[\s-]+used|tried\s+(?:once|twice)|swatched)\b"
     r"|\b\d{1,2}\s?%\s+(?:left|full|remaining)\b"
     r"|\bb[\s-]?stock\b"
+    # Other languages (read folded: accents dropped, Cyrillic look-alikes as Latin).
+    r"|\b(?:gebraucht|neuwertig|wie\s+neu|usad[oa]s?|de\s+segunda\s+mano|seminuev[oa]|como\s+nuev[oa]"
+    r"|d'occasion|seconde\s+main|comme\s+neuf|usat[oa]|di\s+seconda\s+mano|come\s+nuov[oa]"
+    r"|seminov[oa]|uzywan[yae]|ikinci\s+el)\b"
+    r"|(?<![^\W\d_])(?:б/у|бу|подержанн\w*|бывш\w*\s+в\s+употреблении)(?![^\W\d_])"
+    r"|美品|未使用に近い"
     r"|二手|已拆封|余量|试用过|闲置|閒置|自用|中古|转让|仅试穿|只穿过一次|穿过一次|用过一次|[0-9一二三四五六七八九十]成新|9[0-9]新|99新|(?:九五|九九|九八|八五)新",
 )
 _NOT_RESALE = re.compile(
@@ -53,6 +66,17 @@ _NOMINATIVE_BEFORE = re.compile(
 )
 
 
+# The same in other languages: "Hülle für", "passend für", "étui pour", "funda para",
+# "чехол для", "compatible avec".
+_NOMINATIVE_BEFORE_OTHER = _folded(
+    r"(?:\b(?:passend|geeignet|kompatibel|compatible|compatibles|compatibile|compatível|"
+    r"adapté|adaptée|diseñad[oa]|совместим\w*|подходит)\s+(?:für|avec|con|com|per|pour|para|для|с)"
+    r"|(?:hülle|kabel|ladekabel|ladegerät|armband|folie|tasche|etui|étui|coque|housse|câble|chargeur|"
+    r"bracelet|funda|cargador|correa|custodia|cinturino|capa|pulseira|чехол|ремешок|кабель|"
+    r"зарядк\w*|пленк\w*|стекло|накладк\w*)\s+(?:für|pour|para|per|для))\s*$"
+)
+
+
 _COMPATIBLE = re.compile(
     r"\b(?:compatible|compatibility|replacement for|fits? for|works with|interchangeable with)\b"
     r"|适用于|适配|兼容|通用于"
@@ -62,11 +86,11 @@ _COMPATIBLE_REACH = 60
 # After the brand, words that say the goods fit what precedes them: "compatible" with no
 # object of its own, "专用" (dedicated to), "配套" (matching).
 _FITS_PRECEDING = re.compile(
-    r"\b(?:compatible|replacement)\b(?!\s*(?:with|for|to)\b)(?=\s+\w)|专用|專用|配套"
+    r"\b(?:compatible|replacement)\b(?!\s*(?:with|for|to)\b)(?=\s+\w)|专用|專用|配套|対応|対応品"
 )
-_FITS_AT_END = re.compile(r"\b(?:compatible|replacement)\s*$|(?:适用|适配|兼容)\s*$")
+_FITS_AT_END = re.compile(r"\b(?:compatible|replacement)\s*$|(?:适用|适配|兼容|対応)\s*$")
 _NOMINATIVE_AFTER = re.compile(
-    r"^\s*[-]?\s*(?:(?:compatible|compatibility|replacement|fit|fits)\b|适用|兼容|适配|通用|专用|專用|配套)"
+    r"^\s*[-]?\s*(?:(?:compatible|compatibility|replacement|fit|fits)\b|适用|兼容|适配|通用|专用|專用|配套|対応)"
 )
 
 
@@ -264,6 +288,9 @@ def nominative(text: str, start: int, end: int | None = None) -> str | None:
         if m and len(tail) <= _COMPATIBLE_REACH:
             return text[start:end] + " ... " + m.group().strip()
     before = fold(text[max(0, start - 40) : start])
+    m = _NOMINATIVE_BEFORE_OTHER.search(before)
+    if m:
+        return m.group().strip() + " " + text[start:end] if end is not None else m.group().strip()
     m = _NOMINATIVE_BEFORE.search(before)
     if not m:
         return None

@@ -54,6 +54,7 @@ MASKS = frozenset("*·•∙⋅・_●○◯■□◆◇×✕✖※")
 # punctuation (，。, ?) does not.
 _GAP_CATEGORIES = {"So", "Sm", "Sk", "Mn", "Cf", "Zs", "Pd"}
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_BARRED = re.compile(r"[^|](?:\|[^|]){2,}")
 _TOKEN = re.compile(r"(?:[^\W_\u3400-\u9fff\uf900-\ufaff]|[@$|!])+|[\u3400-\u9fff\uf900-\ufaff]+")
 _LETTER_NAME = re.compile(
     r"^LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL |DOTLESS |SCRIPT |TURNED )?([A-Z])\b"
@@ -69,11 +70,14 @@ def _latin_lookalike(ch: str) -> str | None:
         found = confusables.is_confusable(ch, greedy=True, preferred_aliases=["latin"])
     except Exception:  # the data has gaps for some code points; those stay as they are
         return None
-    if not found:
-        return None
-    options = [g.get("c", "") for g in found[0].get("homoglyphs", [])]
+    options = [g.get("c", "") for g in found[0].get("homoglyphs", [])] if found else []
     options = [c for c in options if len(c) == 1 and c.isascii() and c.isalnum()]
     if not options:
+        # Lower-case Cyrillic letters drawn as small capitals (к, м, н, т, в) imitate
+        # the Latin letter their capital does.
+        if ch.islower() and unicodedata.name(ch, "").startswith("CYRILLIC"):
+            upper = _latin_lookalike(ch.upper()) if len(ch.upper()) == 1 else None
+            return upper.lower() if upper and upper.isalpha() else None
         return None
     # Prefer a letter of the same case (Cyrillic І reads as I, not l), then any letter.
     same_case = [c for c in options if c.isalpha() and c.isupper() == ch.isupper()]
@@ -222,6 +226,13 @@ def analyse(text: str) -> Analysed:
         while word and word[-1] in "!|":
             word, e = word[:-1], e - 1
         if not word:
+            continue
+        if _BARRED.fullmatch(word):
+            # Bars between single letters separate them (K|V|X); a bar inside a
+            # word stands for an l.
+            for k in range(s, e, 2):
+                disguises = {kinds[k]} if kinds[k] else set()
+                raw_tokens.append(Token(folded_text[k], origin[k], origin[k] + 1, disguises))
             continue
         disguises = {k for k in kinds[s:e] if k}
         raw_tokens.append(Token(word, origin[s], origin[e - 1] + 1, disguises))

@@ -72,6 +72,18 @@ def _words(text: str) -> set[str]:
     return {w for w in words if w not in _COMMON and len(w) > 1}
 
 
+def _model_word(name: str, own: set[str]) -> str | None:
+    """The first word of a product name after the brand's own words, if the name starts
+    with the brand ("Acme Lune leather wallet" -> "lune")."""
+    words = _WORD.findall(fold(name))
+    i = 0
+    while i < len(words) and words[i] in own:
+        i += 1
+    if i == 0 or i == len(words) or words[i] in _COMMON or len(words[i]) < 2:
+        return None
+    return words[i]
+
+
 class PriceIndex:
     """The products of each mark, with their MSRP in the base currency and their goods."""
 
@@ -90,19 +102,45 @@ class PriceIndex:
             # A product name without goods words ("Submariner Date 41 mm") takes the mark's goods.
             concepts = lexicon.goods(p.name).concepts or set(mark_concepts.get(p.mark, set()))
             self.by_mark.setdefault(p.mark, []).append((p, words, msrp, concepts))
+        # The word that follows the brand in a product's name is its model ("Acme Lune
+        # wallet"): written after the brand in a listing, it names that product even
+        # when it is an ordinary word. Only a model word no other product of the mark
+        # shares, and not a goods word ("Acme Band").
+        self.models: dict[str, dict[str, object]] = {}
+        for mark_id, items in self.by_mark.items():
+            leads: dict[str, list[object]] = {}
+            for p, _, _, _ in items:
+                lead = _model_word(p.name, own.get(mark_id, set()))
+                if lead and not lexicon.goods(lead).concepts:
+                    leads.setdefault(lead, []).append(p)
+            self.models[mark_id] = {w: ps[0] for w, ps in leads.items() if len(ps) == 1}
 
-    def product_for(self, mark_id: str, text: str) -> tuple[object | None, int]:
-        """The mark's product the listing names, and how many of its name words (model numbers count double)."""
+    def product_for(
+        self, mark_id: str, text: str, after_brand: str = ""
+    ) -> tuple[object | None, int]:
+        """The mark's product the listing names, and how many of its name words (model
+        numbers count double); a product's model word right after the brand
+        (`after_brand`: the text that follows the brand mention) counts as two."""
         words = _words(text)
         best, best_score = None, 0
         for p, pwords, _, _ in self.by_mark.get(mark_id) or []:
             score = sum(2 if any(ch.isdigit() for ch in w) else 1 for w in pwords & words)
             if score > best_score:
                 best, best_score = p, score
+        first = _WORD.match(fold(after_brand).lstrip(" -:|/"))
+        model = self.models.get(mark_id, {}).get(first.group()) if first else None
+        if model is not None and best_score < 2:
+            best, best_score = model, 2
         return best, best_score
 
     def check(
-        self, mark_id: str, price: float | None, currency: str | None, text: str, concepts: set[str]
+        self,
+        mark_id: str,
+        price: float | None,
+        currency: str | None,
+        text: str,
+        concepts: set[str],
+        after_brand: str = "",
     ) -> PriceCheck | None:
         if price is None or price <= 0:
             return None
@@ -114,7 +152,7 @@ class PriceIndex:
         if listing is None:
             return None
         shown = f"{price:.2f} {(currency or self.rates.base).upper()}"
-        product, sure = self.product_for(mark_id, text)
+        product, sure = self.product_for(mark_id, text, after_brand)
         if product is None or not product.msrp or sure < 2:
             # No product named: compare with the typical (median) MSRP of the mark's
             # products of the same goods; goods unlike every product give no evidence.

@@ -179,7 +179,9 @@ class Matcher:
         # Owners of the marks the title names openly: their photos and logos in the
         # pictures are what a genuine listing of that brand shows too.
         named_owners = {
-            self.client.mark(m).owner for m, (h, in_desc) in hits.items() if h.kind in OPEN_KINDS and not in_desc
+            self.client.mark(m).owner
+            for m, (h, in_desc) in hits.items()
+            if h.kind in OPEN_KINDS and not in_desc
         }
 
         def build(img_by_mark: dict[str, list[Signal]]) -> list[_MarkCase]:
@@ -282,7 +284,16 @@ class Matcher:
         case = _MarkCase(mark_id)
         mark_goods = self.goods[mark_id]
         fit, fit_detail = mark_goods.fit(full, goods)
+        after_brand = ""
+        if hit_info is not None:
+            found, in_desc = hit_info
+            source = (listing.description or "") if in_desc else listing.title
+            after_brand = source[found.end : found.end + 40]
         named, named_score = self.prices.product_for(mark_id, full)
+        if named_score < 2 and fit != FIT_OTHER:
+            # A model word after the brand names the product too, unless the goods are
+            # known to be others ("Acme One size hat" is no Acme One headphones).
+            named, named_score = self.prices.product_for(mark_id, full, after_brand)
         if named is not None and named_score >= 2 and fit < FIT_KEYWORD and hit_info is not None:
             fit, fit_detail = FIT_KEYWORD, f"names the mark's product '{named.name}'"
         suspicion: list[float] = []
@@ -338,7 +349,12 @@ class Matcher:
         ratio = None
         if fit != FIT_OTHER or hit is None or image_signals:
             check = self.prices.check(
-                mark_id, listing.price, listing.currency, full, goods.concepts
+                mark_id,
+                listing.price,
+                listing.currency,
+                full,
+                goods.concepts,
+                after_brand if fit != FIT_OTHER else "",
             )
             if (
                 check is not None
@@ -438,7 +454,9 @@ def _within_limits(listing: ListingInput) -> ListingInput:
     for name, limit in MAX_TEXT.items():
         text = getattr(listing, name)
         if text and len(text) > limit:
-            log.warning("listing %s: %s of %d characters read up to %d", listing.id, name, len(text), limit)
+            log.warning(
+                "listing %s: %s of %d characters read up to %d", listing.id, name, len(text), limit
+            )
             cut[name] = text[:limit]
     return replace(listing, **cut) if cut else listing
 

@@ -23,6 +23,7 @@ best `TextHit` per mark:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
@@ -205,6 +206,14 @@ _HIDING = {MASKED, HOMOGLYPH, ZERO_WIDTH, LEET}
 _RANK = {"exact": 0, "chinese": 0, "disguised": 1, "pinyin": 1, "fuzzy": 2}
 
 
+def _spelling(text: str) -> str:
+    """Letters, digits and marks as written (accents, strokes), case ignored. Not
+    normalised: a name spelt in decomposed characters hides from keyword filters."""
+    return "".join(
+        c for c in text.casefold() if c.isalnum() or unicodedata.category(c).startswith("M")
+    )
+
+
 def _glued_parts(word: str) -> list[str]:
     """The words of three letters or more in a token that glues them to a number."""
     if not re.search(r"\d{2}", word):
@@ -340,7 +349,9 @@ class TermIndex:
                 out.append(_Candidate(form, tok.start, tok.end, dis, 1, (tok.text,)))
             for part in tok.parts:
                 out.append(
-                    _Candidate(part.text, part.start, part.end, set(part.disguises), 1, (part.text,))
+                    _Candidate(
+                        part.text, part.start, part.end, set(part.disguises), 1, (part.text,)
+                    )
                 )
             if (
                 self.digit_terms
@@ -470,9 +481,11 @@ class TermIndex:
                         dis = c.disguises | {"words written apart"}
                     else:
                         c.disguises.add("letters written apart")
-                elif not dis and term.kind == "latin":
-                    ordinary = self._ordinary(term)
                 quote = doc.quote(c.start, c.end)
+                if DIACRITIC in dis and _spelling(quote) == _spelling(term.term):
+                    dis = dis - {DIACRITIC}  # the accents of the registered name (Brüvo)
+                if not dis and c.ngram <= term.words and term.kind == "latin":
+                    ordinary = self._ordinary(term)
                 # Tone marks are how pinyin is written, not a disguise (dài sēn).
                 if term.kind == "pinyin" and not c.disguises - {DIACRITIC}:
                     offer(

@@ -491,3 +491,60 @@ def test_a_brand_named_in_the_description_is_judged_by_the_description(matcher: 
     )
     assert a.verdict != "clear", a.explanation
     assert not any("nominative" in s.detail or "accessory" in s.detail for s in a.signals)
+
+
+MODEL_CLIENT = """
+client:
+  name: Model Words Ltd.
+marks:
+  - id: zentoria
+    title: Zentoria
+    terms: [Zentoria]
+    classes: [18]
+    keywords: [wallet, handbag, tote]
+  - id: harbor
+    title: Quiet Harbor
+    terms: [Quiet Harbor]
+    classes: [9]
+    keywords: [headphones, earbuds]
+products:
+  - id: zentoria-lune
+    mark: zentoria
+    name: Zentoria Lune zip-around wallet
+    msrp: 600
+    currency: USD
+  - id: zentoria-mira
+    mark: zentoria
+    name: Zentoria Mira tote
+    msrp: 3000
+    currency: USD
+  - id: harbor-one
+    mark: harbor
+    name: Quiet Harbor One over-ear headphones
+    msrp: 350
+    currency: USD
+  - id: harbor-drift
+    mark: harbor
+    name: Quiet Harbor Drift earbuds
+    msrp: 200
+    currency: USD
+exchange_rates:
+  base: USD
+  rates: {CNY: 0.14}
+"""
+
+
+def test_model_word_after_the_brand_names_the_product(tmp_path: Path) -> None:
+    path = tmp_path / "markwatch.yaml"
+    path.write_text(MODEL_CLIENT, encoding="utf-8")
+    m = Matcher(load_client(path), images=False)
+    # Used, at 54 % of the Lune's MSRP: fair resale. Against the mark's median MSRP
+    # (1,800 USD) it would look like a fake at 18 %.
+    a = m.assess(listing("二手 Zentoria Lune 拉链长款钱包 多卡位", 2300, "CNY"))
+    assert a.verdict == "clear" and a.product_id == "zentoria-lune", details(a)
+    assert "second-hand" in details(a)
+    a = m.assess(listing("Zentoria Lune wallet", 30))
+    assert a.verdict == "counterfeit" and a.product_id == "zentoria-lune"
+    # An ordinary model word on goods that are not the mark's names no product.
+    a = m.assess(listing("Quiet Harbor one size hat", 20))
+    assert a.verdict == "clear" and a.product_id is None, details(a)

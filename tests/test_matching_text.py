@@ -487,3 +487,110 @@ def test_a_symbol_between_two_words_still_leaves_the_words(wide: TermIndex, titl
     # A hashtag or a collaboration cross only separates words: the brand is named plainly.
     hit = wide.find(title)["dyson"]
     assert hit.kind == "exact" and not hit.disguises, (title, hit)
+
+
+@pytest.mark.parametrize(
+    "title", ["D|Y|S|O|N cordless vacuum", "A|C|M|E无线手柄", "无线 D|Y|S|O|N 吹风机"]
+)
+def test_letters_between_bars_are_written_apart(index: TermIndex, title: str) -> None:
+    hit = index.find(title).get("dyson") or index.find(title).get("acme")
+    assert hit is not None and "letters written apart" in hit.disguises, (title, hit)
+
+
+def test_a_bar_inside_a_word_still_stands_for_an_l(index: TermIndex) -> None:
+    assert "salomon" in index.find("Sa|omon trail shoes")
+    assert index.find("shoe rack | 3 tier | metal") == {}
+
+
+def test_registered_accents_are_no_disguise() -> None:
+    index = TermIndex([("bruvo", ["Brüvo"])])
+    hit = index.find("Brüvo Duo espresso machine")["bruvo"]
+    assert hit.kind == "exact" and not hit.disguises
+    assert index.find("BRÜVO grinder")["bruvo"].kind == "exact"
+    # Other accents on the same name, or a stroke through it, still disguise it.
+    assert "accents" in index.find("Brúvo Duo espresso machine")["bruvo"].disguises
+    assert index.find("B̶r̶ü̶v̶o̶ grinder")["bruvo"].kind == "disguised"
+
+
+def test_cyrillic_small_capitals_read_as_latin() -> None:
+    # к, м, н, т, в are drawn like small capitals K, M, H, T, B.
+    index = TermIndex([("tikku", ["Tikku"]), ("kombi", ["Kombi"])])
+    assert "tikku" in index.find("7іккu blind box figure")  # 7 for T, Cyrillic і and к
+    assert index.find("комвi camper van model")["kombi"].kind == "disguised"
+
+
+@pytest.mark.parametrize(
+    ("text", "marker"),
+    [
+        ("б/у Margot Rouge помада", "б/у"),
+        ("Tikku Moonkin бу", "бу"),
+        ("de segunda mano Tikku Moonkin", "de segunda mano"),
+        ("Parka d'occasion Norrvik", "d'occasion"),
+        ("usado Zentoria Lune cartera", "usado"),
+        ("Kaffeemühle gebraucht", "gebraucht"),
+        ("Kora360 腕時計 美品", "美品"),
+    ],
+)
+def test_resale_wordings_in_other_languages(text: str, marker: str) -> None:
+    from matching.context import resale_marker
+    from matching.normalize import fold
+
+    assert resale_marker(text) == fold(marker)
+
+
+@pytest.mark.parametrize(
+    "text", ["Special occasion dress", "Kids sneakers 6Y", "Бумажник кожаный", "used for hiking"]
+)
+def test_words_that_look_second_hand_but_are_not(text: str) -> None:
+    from matching.context import resale_marker
+
+    assert resale_marker(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "brand", "nominal"),
+    [
+        ("Schutzhülle für Sable Drift Ladecase", "Sable", True),
+        ("Regenhülle passend für Sable Tind 40", "Sable", True),
+        ("Taschenorganizer passend für Sable Mira", "Sable", True),
+        ("Ремешок для Sable Band S силиконовый", "Sable", True),
+        ("Étui pour Sable Buds", "Sable", True),
+        ("Funda para Sable X2", "Sable", True),
+        ("Sable One 対応 交換用イヤーパッド", "Sable", True),
+        ("Sable Band S Smartwatch für Herren", "Sable", False),
+        ("Uhr für Sable", "Sable", False),
+    ],
+)
+def test_nominative_use_in_other_languages(text: str, brand: str, nominal: bool) -> None:
+    from matching.context import nominative
+
+    i = text.index(brand)
+    assert bool(nominative(text, i, i + len(brand))) is nominal, text
+
+
+def test_mirror_as_a_feature_is_no_cue() -> None:
+    assert CueFinder().find("Lipstick Case Holder with Mirror for Margot") == []
+    assert CueFinder().find("Travel makeup bag with LED mirror") == []
+    assert any(c.strong for c in CueFinder().find("qualité miroir montre connectée"))
+    assert any(c.strong for c in CueFinder().find("Margot lipstick mirror quality"))
+
+
+def test_style_wordings_before_the_brand_in_other_languages() -> None:
+    finder = CueFinder()
+    for title in ("Promo façon Tikku boîte mystère", "Zapatillas estilo Tikku"):
+        i = title.index("Tikku")
+        assert finder.styled(title, i, i + 5), title
+    title = "Casual style Tikku sneakers"
+    assert finder.styled(title, 13, 18) is None
+
+
+def test_figurines_are_ornaments_and_toys() -> None:
+    from matching.context import default_lexicon
+
+    goods = default_lexicon().goods("Boîte mystère figurine à collectionner")
+    assert {20, 28} <= goods.classes
+
+
+def test_registered_accents_written_decomposed_are_a_disguise() -> None:
+    index = TermIndex([("bruvo", ["Brüvo"])])
+    assert "accents" in index.find("Bru\u0308vo Duo espresso machine")["bruvo"].disguises
