@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 from confusable_homoglyphs import confusables
 
@@ -234,8 +235,9 @@ def analyse(text: str) -> Analysed:
                 disguises = {kinds[k]} if kinds[k] else set()
                 raw_tokens.append(Token(folded_text[k], origin[k], origin[k] + 1, disguises))
             continue
-        disguises = {k for k in kinds[s:e] if k}
-        raw_tokens.append(Token(word, origin[s], origin[e - 1] + 1, disguises))
+        for a, b in _style_runs(kinds, s, e):
+            disguises = {k for k in kinds[a:b] if k}
+            raw_tokens.append(Token(folded_text[a:b], origin[a], origin[b - 1] + 1, disguises))
 
     tokens = _join_spelled(raw_tokens, text)
     tokens = _join_masked(tokens, text)
@@ -245,6 +247,17 @@ def analyse(text: str) -> Analysed:
             if tok.leet:
                 tok.disguises.add(LEET)
     return Analysed(text, folded_text, tokens)
+
+
+def _style_runs(kinds: list[str | None], s: int, e: int) -> list[tuple[int, int]]:
+    """A word's spans, cut where styled letters meet plain ones: a name set in bold
+    letters glued to a plain word (𝗧𝗶𝗸𝗸𝘂Moonkin) is two words."""
+    cuts = [k for k in range(s + 2, e - 1) if (kinds[k] == STYLED) != (kinds[k - 1] == STYLED)]
+    bounds = [s, *cuts, e]
+    spans = list(pairwise(bounds))
+    if any(b - a < 2 for a, b in spans):
+        return [(s, e)]  # one styled letter is a flourish, not a word of its own
+    return spans
 
 
 def _gap(text: str, a: Token, b: Token) -> str:

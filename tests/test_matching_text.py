@@ -594,3 +594,10 @@ def test_figurines_are_ornaments_and_toys() -> None:
 def test_registered_accents_written_decomposed_are_a_disguise() -> None:
     index = TermIndex([("bruvo", ["Brüvo"])])
     assert "accents" in index.find("Bru\u0308vo Duo espresso machine")["bruvo"].disguises
+
+
+def test_styled_name_glued_to_a_plain_word(index: TermIndex) -> None:
+    # The bold letters set the name apart from the plain word glued to it.
+    hit = index.find("厂家直销𝐃𝐲𝐬𝐨𝐧Zorvex吹风机")["dyson"]
+    assert hit.kind == "disguised" and "styled letters" in hit.disguises
+    assert "dyson" in index.find("𝐃yson hair dryer")  # one styled letter stays part of the word
