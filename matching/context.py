@@ -115,6 +115,9 @@ class Goods:
     concepts: set[str] = field(default_factory=set)
     classes: set[int] = field(default_factory=set)
     words: list[str] = field(default_factory=list)  # the words that named the goods
+    # Concepts named only by one character inside a longer word the lexicon lacks
+    # (锅 in 电炸锅): enough to say what the goods are, too weak to say what they are not.
+    weak: set[str] = field(default_factory=set)
 
 
 class GoodsLexicon:
@@ -159,7 +162,7 @@ class GoodsLexicon:
             simple = to_simplified(folded)
             words: set[str] | None = None
             for w, concept in self.cjk:
-                if concept in g.concepts or w not in simple:
+                if (concept in g.concepts and concept not in g.weak) or w not in simple:
                     continue
                 if len(w) == 1:
                     # One character is a goods word only as a word of its own
@@ -167,8 +170,15 @@ class GoodsLexicon:
                     if words is None:
                         words = _segment(simple)
                     # Chinese compounds end in their head noun: 运动袜 is a sock, 包邮 is not a bag.
-                    if not any(x.endswith(w) and len(x) <= 4 for x in words):
+                    heads = [x for x in words if x.endswith(w) and len(x) <= 4]
+                    if not heads:
                         continue
+                    if w not in heads and concept not in g.concepts:
+                        g.weak.add(concept)
+                        g.concepts.add(concept)
+                        g.words.append(w)
+                        continue
+                g.weak.discard(concept)
                 g.concepts.add(concept)
                 g.words.append(w)
         for c in g.concepts:
@@ -244,7 +254,7 @@ class MarkGoods:
                 FIT_CLASS,
                 f"goods fall in Nice class {', '.join(map(str, sorted(classes)))} of the mark",
             )
-        if goods.concepts:
+        if goods.concepts - goods.weak:
             words = ", ".join(sorted(set(goods.words))[:4])
             own = ", ".join(map(str, sorted(goods.classes)))
             return FIT_OTHER, (
@@ -278,14 +288,26 @@ def nominative(text: str, start: int, end: int | None = None) -> str | None:
         m = _NOMINATIVE_AFTER.match(after)
         if m:
             return text[start:end] + " " + m.group().strip(" -")
-        # A little further on, with the model between: "X Pulse X3 Compatible Case".
-        m = _FITS_PRECEDING.search(fold(text[end : end + _COMPATIBLE_REACH]))
-        if m:
+        # A little further on, with the model between: "X Pulse X3 Compatible Case"; an
+        # English "compatible" past goods words says what the brand's own goods suit
+        # ("X wok pan induction compatible"), while 专用 follows the device it fits.
+        near = fold(text[end : end + _COMPATIBLE_REACH])
+        m = _FITS_PRECEDING.search(near)
+        if m and not (m.group().isascii() and default_lexicon().goods(near[: m.start()]).concepts):
             return text[start:end] + " ... " + m.group().strip()
         # Or as the title's last word: "X parka hood replacement", "X2 保护壳 适用".
         tail = fold(text[end:])
         m = _FITS_AT_END.search(tail)
-        if m and len(tail) <= _COMPATIBLE_REACH:
+        if (
+            m
+            and len(tail) <= _COMPATIBLE_REACH
+            # a part named before "replacement" is the point; goods before "compatible"
+            # are the brand's own ("X wok induction compatible")
+            and not (
+                m.group().strip() == "compatible"
+                and default_lexicon().goods(tail[: m.start()]).concepts
+            )
+        ):
             return text[start:end] + " ... " + m.group().strip()
     before = fold(text[max(0, start - 40) : start])
     m = _NOMINATIVE_BEFORE_OTHER.search(before)

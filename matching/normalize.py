@@ -62,11 +62,17 @@ _LETTER_NAME = re.compile(
 )
 
 
+# Cyrillic letters taken over from Latin (Kurdish qa, we), missing from the confusables data.
+_BORROWED = {"Ԛ": "Q", "ԛ": "q", "Ԝ": "W", "ԝ": "w"}
+
+
 @lru_cache(maxsize=8192)
 def _latin_lookalike(ch: str) -> str | None:
     """The Latin letter a non-Latin character imitates, or None."""
     if ch.isascii() or not ch.isalpha():
         return None
+    if ch in _BORROWED:
+        return _BORROWED[ch]
     try:
         found = confusables.is_confusable(ch, greedy=True, preferred_aliases=["latin"])
     except Exception:  # the data has gaps for some code points; those stay as they are

@@ -114,11 +114,13 @@ class Term:
     key: str  # compact folded form
     kind: str  # latin | pinyin | cjk
     leet: bool = False  # the key is a name with digits read as leetspeak
+    spelled: bool = False  # "&" written as "and": ordinary words that may mean just that
 
     @property
     def words(self) -> int:
-        """How many words the term itself has ("Levi's" and "Under Armour" have two)."""
-        return max(1, len(re.findall(r"[^\W_]+", fold(self.term))))
+        """How many words the term itself has ("Levi's" and "Under Armour" have two; "Moss &
+        Pine" three, as it is also written "Moss and Pine")."""
+        return max(1, len(re.findall(r"[^\W_]+|&", fold(self.term))))
 
 
 @dataclass(slots=True)
@@ -203,6 +205,9 @@ _ASCII_LOOKALIKES = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("l", "i"), ("i", "l
 _GLUED_LEAD = re.compile(r"^[a-z]+(?=\d{2})")  # "vyra" in "vyra2025new"
 _GLUED_TAIL = re.compile(r"(?<=\d{2})[a-z]+$")  # "vyra" in "2025vyra"
 _HIDING = {MASKED, HOMOGLYPH, ZERO_WIDTH, LEET}
+# Words glued in camel case: "Barista" in "ZebaoliBarista", "JIAMEILE" in "JIAMEILERice".
+_CAMEL = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|\b|[^A-Za-z])|[A-Z]?[a-z]+|[A-Z]+")
+_CODE_TAIL = re.compile(r"^([a-z]{4,})[a-z]\d{1,3}$")  # a name and a model code: nuowalai + l3
 _RANK = {"exact": 0, "chinese": 0, "disguised": 1, "pinyin": 1, "fuzzy": 2}
 
 
@@ -265,11 +270,13 @@ class TermIndex:
             for term in terms:
                 if has_cjk(term):
                     continue
-                key = compact(term)
-                if len(key) < 2:
-                    continue
-                kind = "pinyin" if key in pinyin_keys and not pinyin_named else "latin"
-                self.terms.append(Term(mark_id, term, key, kind))
+                # "Moss & Pine" is also written "Moss and Pine".
+                spellings = [term, term.replace("&", " and ")] if "&" in term else [term]
+                for i, key in enumerate(dict.fromkeys(compact(t) for t in spellings)):
+                    if len(key) < 2:
+                        continue
+                    kind = "pinyin" if key in pinyin_keys and not pinyin_named else "latin"
+                    self.terms.append(Term(mark_id, term, key, kind, spelled=i > 0))
         # Deduplicate (a pinyin term may be listed and also derived; a pinyin that is the
         # mark's Latin name is matched as that name only).
         latin = {(t.mark_id, t.key) for t in self.terms if t.kind == "latin"}
@@ -402,6 +409,18 @@ class TermIndex:
                 rest = _glued_rest(tok.text, key)
                 if rest and len(rest) >= 3 and rest.isalpha() and self._is_glue_word(rest):
                     out.append(_Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,)))
+            # Capitals mark where glued words begin ("ZebaoliBarista", "QixinNano"), and
+            # a short model code may follow a name in capitals ("NUOWALAIL3").
+            pieces = _CAMEL.findall(doc.original[tok.start : tok.end])
+            m = _CODE_TAIL.match(tok.text)
+            if m:
+                pieces.append(m.group(1))
+            if len(pieces) > 1 or m:
+                for piece in pieces:
+                    key = compact(piece)
+                    if key in self.exact and key != tok.text:
+                        dis = set(tok.disguises) - {LEET}
+                        out.append(_Candidate(key, tok.start, tok.end, dis, 1, (key,)))
         # Token n-grams: multi-word brands written together or apart, brands split up.
         for n in range(2, self.max_ngram + 1):
             for i in range(len(latin) - n + 1):
@@ -485,7 +504,7 @@ class TermIndex:
                 if DIACRITIC in dis and _spelling(quote) == _spelling(term.term):
                     dis = dis - {DIACRITIC}  # the accents of the registered name (Brüvo)
                 if not dis and c.ngram <= term.words and term.kind == "latin":
-                    ordinary = self._ordinary(term)
+                    ordinary = term.spelled or self._ordinary(term)
                 # Tone marks are how pinyin is written, not a disguise (dài sēn).
                 if term.kind == "pinyin" and not c.disguises - {DIACRITIC}:
                     offer(

@@ -601,3 +601,75 @@ def test_styled_name_glued_to_a_plain_word(index: TermIndex) -> None:
     hit = index.find("厂家直销𝐃𝐲𝐬𝐨𝐧Zorvex吹风机")["dyson"]
     assert hit.kind == "disguised" and "styled letters" in hit.disguises
     assert "dyson" in index.find("𝐃yson hair dryer")  # one styled letter stays part of the word
+
+
+@pytest.mark.parametrize(
+    ("title", "mark"),
+    [
+        ("原单专柜ZebaoliBarista Z9意式咖啡机", "zebaoli"),  # pinyin glued in camel case
+        ("速发 QixinNano 65W 充电器", "qixin"),
+        ("家用JIAMEILERice Master电饭煲", "jiameile"),  # capitals, then a capitalised word
+        ("爆款 NUOWALAIL3 卧室灯具", "nuowalai"),  # a model code after the name
+    ],
+)
+def test_names_glued_in_camel_case_or_to_a_model_code(title: str, mark: str) -> None:
+    index = TermIndex(
+        [
+            ("zebaoli", ["泽宝利", "Zebaoli"]),
+            ("qixin", ["奇芯", "Qixin"]),
+            ("jiameile", ["家美乐"]),
+            ("nuowalai", ["诺瓦莱"]),
+        ]
+    )
+    assert mark in index.find(title), title
+
+
+def test_camel_case_pieces_only_count_as_whole_names(index: TermIndex) -> None:
+    assert index.find("PlayStation controller skin") == {}
+    assert "dyson" in index.find("DysonSupersonic hair dryer")
+
+
+def test_ampersand_written_as_and_is_a_weaker_reading() -> None:
+    index = TermIndex([("mosspine", ["Moss & Pine"])])
+    hit = index.find("Moss and Pine reed diffuser set")["mosspine"]
+    assert hit.kind == "exact" and hit.ordinary  # counts on the mark's own goods only
+    assert not index.find("Moss & Pine candle")["mosspine"].ordinary
+
+
+def test_cyrillic_letters_borrowed_from_latin() -> None:
+    index = TermIndex([("qx", ["QX"])])
+    assert index.find("Upgraded ԚX Foldable Wall Charger")["qx"].kind == "disguised"
+
+
+def test_one_character_inside_an_unknown_word_does_not_rule_goods_out() -> None:
+    from matching.context import default_lexicon
+
+    # 锥刀 (a grinder's burr) ends in 刀 (knife): a hint, not proof the goods are knives.
+    goods = default_lexicon().goods("电动锥刀 40档")
+    assert goods.concepts and goods.concepts == goods.weak
+    goods = default_lexicon().goods("菜刀 家用")  # a knife, said in full
+    assert goods.concepts and not goods.weak
+
+
+@pytest.mark.parametrize(
+    ("text", "brand", "nominal"),
+    [
+        ("Sable Heritage Wok Pan Induction Compatible", "Sable", False),
+        ("Sable Pulse X3 Compatible Case", "Sable", True),
+        ("Sable电水壶专用 滤网 替换", "Sable", True),
+    ],
+)
+def test_compatible_after_the_brands_own_goods(text: str, brand: str, nominal: bool) -> None:
+    from matching.context import nominative
+
+    i = text.index(brand)
+    assert bool(nominative(text, i, i + len(brand))) is nominal, text
+
+
+def test_compare_to_and_same_factory_are_cues() -> None:
+    finder = CueFinder()
+    text = "Compare to Sable PowerCore X5, same factory."
+    i = text.index("Sable")
+    assert finder.styled(text, i, i + 5) == "compare to"
+    assert finder.find(text)
+    assert finder.find("Wavy Wall Mirror Irregular Decorative Mirror for Living Room") == []
