@@ -64,6 +64,7 @@ TYPO = 0.5
 SELLER = 0.5
 NO_PRICE = 0.25
 ORDINARY_SPLIT = 0.5
+WORD_WITH_CUE = 0.55  # strength of a typo that is an ordinary word, backed by a replica cue
 PHOTO_WHEN_NAMED = 0.3
 OPEN_KINDS = ("exact", "chinese", "pinyin")
 IMAGE_KINDS = ("image", "logo", "ocr")
@@ -303,7 +304,18 @@ class Matcher:
         hit: TextHit | None = None
         if hit_info is not None:
             hit, in_desc = hit_info
-            strength = hit.strength * (0.8 if in_desc else 1.0)
+            strength = hit.strength
+            if (
+                hit.kind == "fuzzy"
+                and hit.is_word
+                and hit.distance == 1
+                and fit == FIT_KEYWORD
+                and strong_cue
+            ):
+                # An ordinary word one edit from the brand ("Vira" for Vyra), on the
+                # mark's own goods, sold as a replica: worth an analyst's look.
+                strength = max(strength, WORD_WITH_CUE)
+            strength *= 0.8 if in_desc else 1.0
             table = _INVOKE_FUZZY if hit.kind == "fuzzy" else _INVOKE_EXACT
             invoke = strength * table[fit]
             split = hit.ordinary and hit.kind == "disguised"  # "Silver Wood Craft"

@@ -360,13 +360,13 @@ class TermIndex:
                         part.text, part.start, part.end, set(part.disguises), 1, (part.text,)
                     )
                 )
-            if (
-                self.digit_terms
-                and any(c.isdigit() for c in tok.text)
-                and any(c.isalpha() for c in tok.text)
-            ):
+            if any(c.isdigit() for c in tok.text) and any(c.isalpha() for c in tok.text):
                 read = leet_reading(tok.text)
-                if read not in tok.forms():
+                # Names with digits compare every reading; others only a name written in
+                # digits but for a letter or two ("73554R0"), too few for _leet_forms.
+                if read not in tok.forms() and (
+                    self.digit_terms or (read in self.exact and len(read) >= 4)
+                ):
                     out.append(
                         _Candidate(
                             read, tok.start, tok.end, set(tok.disguises) | {LEET}, 1, (tok.text,)

@@ -276,7 +276,10 @@ def test_missing_or_hostile_photo_skips_the_signal_not_the_listing(
     assert any(s.kind == "text" for s in a.signals)
     # One plain line per photo, naming it, without the decoder's internals.
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
-    assert f"image photo 1 ({tmp_path / 'page.jpg'}) of h skipped: HTML/markup instead of an image" in skipped
+    assert (
+        f"image photo 1 ({tmp_path / 'page.jpg'}) of h skipped: HTML/markup instead of an image"
+        in skipped
+    )
     assert not any("BytesIO" in m for m in skipped)
 
 
@@ -308,12 +311,22 @@ def test_registered_photo_under_an_open_brand_title_goes_to_review_not_takedown(
     photo = DEMO_CONFIG.parent / "market" / "images" / "buds-genuine.jpg"
 
     def verdict(title: str, price: float) -> str:
-        listing = ListingInput(id="x", title=title, price=price, currency="USD", seller_id="s1",
-                               seller_name="Best Deals Store", marketplace="amazon", images=[photo])
+        listing = ListingInput(
+            id="x",
+            title=title,
+            price=price,
+            currency="USD",
+            seller_id="s1",
+            seller_name="Best Deals Store",
+            marketplace="amazon",
+            images=[photo],
+        )
         return matcher.assess(listing).verdict
 
     assert verdict("Lumora Pods Pro Wireless Earbuds", 124.0) == "review"
-    assert verdict("Wireless Earbuds Sport Bluetooth", 24.0) == "counterfeit"  # the photo under a generic title
+    assert (
+        verdict("Wireless Earbuds Sport Bluetooth", 24.0) == "counterfeit"
+    )  # the photo under a generic title
     assert verdict("Lumora Pods Pro Wireless Earbuds", 24.0) == "counterfeit"  # 19% of MSRP
 
 
@@ -442,11 +455,16 @@ def test_accessory_word_among_the_marks_own_goods_is_not_nominative(tmp_path: Pa
     assert m.assess(listing("Quorrin Dome tent footprint", 8)).verdict == "clear"
 
 
-def test_a_title_of_megabytes_is_read_up_to_its_limit(matcher: Matcher, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_title_of_megabytes_is_read_up_to_its_limit(
+    matcher: Matcher, caplog: pytest.LogCaptureFixture
+) -> None:
     # A pathological line (megabytes of title or description) is cut, said once, and
     # the listing still scored on what a marketplace title can hold.
     listing = ListingInput(
-        id="huge", title="ACME replica gamepad " + "x" * 3_000_000, description="y " * 2_000_000, price=5.0
+        id="huge",
+        title="ACME replica gamepad " + "x" * 3_000_000,
+        description="y " * 2_000_000,
+        price=5.0,
     )
     with caplog.at_level("WARNING", logger="matching.score"):
         a = matcher.assess(listing)
@@ -548,3 +566,20 @@ def test_model_word_after_the_brand_names_the_product(tmp_path: Path) -> None:
     # An ordinary model word on goods that are not the mark's names no product.
     a = m.assess(listing("Quiet Harbor one size hat", 20))
     assert a.verdict == "clear" and a.product_id is None, details(a)
+
+
+def test_ordinary_word_typo_with_a_replica_cue_goes_to_review(tmp_path: Path) -> None:
+    path = tmp_path / "markwatch.yaml"
+    path.write_text(
+        MODEL_CLIENT.replace(
+            "title: Zentoria\n    terms: [Zentoria]", "title: Sable\n    terms: [Sable]"
+        ),
+        encoding="utf-8",
+    )
+    m = Matcher(load_client(path), images=False)
+    # "Sale" is one edit from Sable and an ordinary word: alone it says nothing,
+    # on the mark's own goods with a replica cue it is worth a look.
+    assert m.assess(listing("Sale zip around wallet leather", 100)).verdict == "clear"
+    a = m.assess(listing("Sale zip around wallet leather 1:1 replica", 100))
+    assert a.verdict != "clear" and a.mark_id == "zentoria", details(a)
+    assert m.assess(listing("Sale hiking boots 1:1 replica", 100)).verdict == "clear"

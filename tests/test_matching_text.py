@@ -673,3 +673,9 @@ def test_compare_to_and_same_factory_are_cues() -> None:
     assert finder.styled(text, i, i + 5) == "compare to"
     assert finder.find(text)
     assert finder.find("Wavy Wall Mirror Irregular Decorative Mirror for Living Room") == []
+
+
+def test_name_written_in_digits_but_for_one_letter() -> None:
+    index = TermIndex([("tessaro", ["Tessaro"]), ("go", ["GOQO"])])
+    assert index.find("73554R0 Chronograph Wristwatch")["tessaro"].kind == "disguised"
+    assert index.find("5000mAh power bank 1080p") == {}
