@@ -83,6 +83,43 @@ def common_chinese_word(word: str) -> bool:
     return (jieba.get_FREQ(word) or 0) >= COMMON_CHINESE
 
 
+def _chinese_name_at(text: str, name: str) -> tuple[int, bool]:
+    """Where a Chinese name occurs in a text (-1 if nowhere), and whether it stands
+    there as a word of its own.
+
+    A short name made of common characters also occurs across other words: 家和 in
+    国家和地区 ("countries and regions"), 乐高 in 快乐高兴. The text is segmented
+    (jieba); where no occurrence begins and ends at word edges, the name may be those
+    other words, and is read as an ordinary word that needs the mark's goods to count
+    (segmenting is not sure either: 乐高科技 reads 乐/高科技, "high tech"). A name of
+    four characters or more stands alone anywhere.
+    """
+    pos = text.find(name)
+    if pos < 0 or len(name) >= 4:
+        return pos, True
+    try:
+        import jieba
+    except ImportError:
+        return pos, True
+    import logging
+
+    jieba.setLogLevel(logging.WARNING)
+    for m in _CJK_RUN.finditer(text):
+        run = m.group()
+        at = run.find(name)
+        if at < 0:
+            continue
+        edges, i = {0}, 0
+        for word in jieba.lcut(run, HMM=False):
+            i += len(word)
+            edges.add(i)
+        while at >= 0:
+            if at in edges and at + len(name) in edges:
+                return m.start() + at, True
+            at = run.find(name, at + 1)
+    return pos, False
+
+
 # A one-word term at least this long, found as ordinary words written apart, is kept
 # (as a weak, ordinary reading): "Silver Wood Craft", but not "can on" for Canon.
 SPLIT_WORDS_MIN = 9
@@ -219,6 +256,16 @@ def _spelling(text: str) -> str:
     )
 
 
+def _mixed_pattern(chars: str, syllables: list[str]) -> re.Pattern[str]:
+    """Each character of a Chinese name as itself, its pinyin or its initial, with no
+    other Latin letter touching the name."""
+    parts = [
+        f"({re.escape(c)}|(?i:{re.escape(p)})|{re.escape(p[0].upper())})"
+        for c, p in zip(chars, syllables, strict=True)
+    ]
+    return re.compile(r"(?<![A-Za-z0-9])" + "".join(parts) + r"(?![A-Za-z])")
+
+
 def _glued_parts(word: str) -> list[str]:
     """The words of three letters or more in a token that glues them to a number."""
     if not re.search(r"\d{2}", word):
@@ -306,10 +353,14 @@ class TermIndex:
                 self.exact.setdefault(t.key, []).append(t)
         self.cjk = [t for t in self.terms if t.kind == "cjk"]
         self.cjk_pinyin = []
+        self.mixed: list[tuple[str, str, re.Pattern[str]]] = []
         for t in self.cjk:
             simple = chinese.to_simplified(t.key)
             if simple == t.key and len(simple) >= 2:
-                self.cjk_pinyin.append((t.mark_id, t.term, simple, lazy_pinyin(simple)))
+                syllables = lazy_pinyin(simple)
+                self.cjk_pinyin.append((t.mark_id, t.term, simple, syllables))
+                if len(simple) <= 6 and len(syllables) == len(simple):
+                    self.mixed.append((t.mark_id, t.term, _mixed_pattern(simple, syllables)))
         self.fuzzy_terms = [t for t in self.terms if t.kind == "latin" and len(t.key) >= 4]
         self.fuzzy_keys = [t.key for t in self.fuzzy_terms]
         self.max_len = max((len(t.key) for t in self.terms), default=0)
@@ -529,7 +580,7 @@ class TermIndex:
             simple = chinese.to_simplified(doc.folded)
             joined = _close_cjk_gaps(simple)
             for term in self.cjk:
-                pos = simple.find(term.key)
+                pos, alone = _chinese_name_at(simple, term.key)
                 if pos >= 0:
                     offer(
                         TextHit(
@@ -539,10 +590,15 @@ class TermIndex:
                             "chinese",
                             start=pos,
                             end=pos + len(term.key),
-                            ordinary=common_chinese_word(term.key),
+                            ordinary=not alone or common_chinese_word(term.key),
                         )
                     )
-                elif len(term.key) > 1 and term.key in joined:
+                elif (
+                    len(term.key) > 1
+                    and term.key not in simple
+                    and term.key in joined
+                    and _chinese_name_at(joined, term.key)[1]
+                ):
                     offer(
                         TextHit(
                             term.mark_id,
@@ -553,8 +609,35 @@ class TermIndex:
                         )
                     )
             self._homophones(simple, offer)
+            self._mixed_scripts(doc.original, offer)
         self._fuzzy(doc, cands, offer)
         return best
+
+    def _mixed_scripts(self, original: str, offer) -> None:
+        """A Chinese name written partly in pinyin or pinyin initials (耐ke, hu格, J和)."""
+        simple = chinese.to_simplified(original)
+        for mark_id, term, pattern in self.mixed:
+            for m in pattern.finditer(simple):
+                parts = [p for p in m.groups() if p]
+                latin = [p for p in parts if not has_cjk(p)]
+                if not latin or len(latin) == len(parts):
+                    continue  # all Chinese or all pinyin: matched elsewhere
+                initials = [p for p in latin if len(p) == 1]
+                if initials and not all(p.isupper() for p in initials):
+                    continue  # an initial is a capital letter ("J和"), not any letter
+                how = "pinyin initials" if initials else "Chinese and pinyin mixed"
+                offer(
+                    TextHit(
+                        mark_id,
+                        term,
+                        m.group(),
+                        "disguised",
+                        disguises={how},
+                        start=m.start(),
+                        end=m.end(),
+                    )
+                )
+                break
 
     def _homophones(self, simple: str, offer) -> None:
         """Chinese names written with other characters of the same sound (奈克 for 耐克)."""

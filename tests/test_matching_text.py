@@ -679,3 +679,34 @@ def test_name_written_in_digits_but_for_one_letter() -> None:
     index = TermIndex([("tessaro", ["Tessaro"]), ("go", ["GOQO"])])
     assert index.find("73554R0 Chronograph Wristwatch")["tessaro"].kind == "disguised"
     assert index.find("5000mAh power bank 1080p") == {}
+
+
+@pytest.mark.parametrize(
+    ("title", "how"),
+    [
+        ("艾ke mi 游戏手柄", None),  # not the name: 艾 + ke + a gap
+        ("艾kemi无线游戏手柄 高仿", "Chinese and pinyin mixed"),
+        ("ai克米 游戏手柄", "Chinese and pinyin mixed"),
+        ("艾K米 游戏手柄", "pinyin initials"),
+    ],
+)
+def test_chinese_name_written_partly_in_pinyin(index: TermIndex, title: str, how) -> None:
+    hit = index.find(title).get("acme")
+    if how is None:
+        assert hit is None or hit.kind != "disguised", hit
+    else:
+        assert hit is not None and hit.kind == "disguised" and how in hit.disguises, (title, hit)
+
+
+def test_pinyin_initial_is_a_capital_standing_apart(index: TermIndex) -> None:
+    assert "acme" not in index.find("艾k米 游戏手柄")  # a lower-case letter is any letter
+    assert "acme" not in index.find("NBAK米 游戏手柄")  # part of a longer word
+
+
+def test_short_chinese_name_across_other_words_is_an_ordinary_reading() -> None:
+    index = TermIndex([("jiahe", ["家和"])])
+    # 国家/和/地区: "countries and regions" holds 家和 only across two words.
+    hit = index.find("世界国家和地区地图 挂图")["jiahe"]
+    assert hit.kind == "chinese" and hit.ordinary
+    hit = index.find("家和 电饭煲 4L 智能")["jiahe"]
+    assert hit.kind == "chinese" and not hit.ordinary
