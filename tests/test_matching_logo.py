@@ -187,3 +187,24 @@ def test_small_logo_in_the_same_style_with_another_word_is_not_matched(tmp_path:
     # Same emblem, same font and colour, another word: a few keypoints agree.
     matcher = _matcher_for(tmp_path, "kestra-emblem.png")
     assert matcher.match(_photo_listing("same-style-other-word-small.jpg")) == []
+
+
+@pytest.mark.parametrize(
+    ("logo", "photo", "fraction", "where"),
+    [
+        ("orbik-shield.png", "coins.jpg", 0.12, (0.2, 0.3)),
+        ("orbik-shield.png", "flower.jpg", 0.13, (0.6, 0.55)),
+        ("halcyon-badge.png", "flower.jpg", 0.12, (0.2, 0.3)),
+    ],
+)
+def test_badge_cut_out_at_an_eighth_of_the_width_is_found(
+    tmp_path: Path, logo: str, photo: str, fraction: float, where: tuple[float, float]
+) -> None:
+    # Three or four keypoints are all such a badge keeps: its placement is
+    # believed because the badge, warped there, looks nearly the same.
+    matcher = _matcher_for(tmp_path, logo)
+    picture = Image.open(FIXTURES / photo).convert("RGB")
+    badge = Image.open(FIXTURES / logo).convert("RGB")
+    listing = _listing(_paste(picture, badge, fraction, where))
+    signals = [s for s in matcher.match(listing) if s.kind == "logo"]
+    assert signals and signals[0].mark_id == "brand", signals
