@@ -15,6 +15,7 @@ from matching.normalize import fold
 
 _WORD = re.compile(r"[a-z0-9]+")
 _PARTS = re.compile(r"[a-z]+|[0-9]+")
+_CAMEL_EDGE = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _COMMON = {
     "the",
     "and",
@@ -65,7 +66,8 @@ class PriceCheck:
 
 def _words(text: str) -> set[str]:
     words = set()
-    for w in _WORD.findall(fold(text)):
+    # Words glued in camel case are words too: "ZormandiLumen".
+    for w in _WORD.findall(fold(_CAMEL_EDGE.sub(" ", text))):
         words.add(w)
         # "41mm" also names "41": split numbers from units and letters.
         words.update(_PARTS.findall(w))

@@ -263,7 +263,8 @@ def _mixed_pattern(chars: str, syllables: list[str]) -> re.Pattern[str]:
         f"({re.escape(c)}|(?i:{re.escape(p)})|{re.escape(p[0].upper())})"
         for c, p in zip(chars, syllables, strict=True)
     ]
-    return re.compile(r"(?<![A-Za-z0-9])" + "".join(parts) + r"(?![A-Za-z])")
+    # A capital may start the next word: 胡gePowerCore.
+    return re.compile(r"(?<![A-Za-z0-9])" + "".join(parts) + r"(?![a-z])")
 
 
 def _glued_parts(word: str) -> list[str]:
@@ -439,6 +440,22 @@ class TermIndex:
                                     (alt,),
                                 )
                             )
+            # Capitals mark where glued words begin ("ZebaoliBarista", "QixinNano"), and
+            # a short model code may follow a name in capitals ("NUOWALAIL3"). First, so
+            # that a name glued in camel case is quoted without the word after it.
+            pieces = [
+                (p.group(), tok.start + p.start(), tok.start + p.end())
+                for p in _CAMEL.finditer(doc.original[tok.start : tok.end])
+            ]
+            m = _CODE_TAIL.match(tok.text)
+            if m:
+                pieces.append((m.group(1), tok.start, tok.end))
+            if len(pieces) > 1 or m:
+                for piece, start, end in pieces:
+                    key = compact(piece)
+                    if key in self.exact and key != tok.text:
+                        dis = set(tok.disguises) - {LEET}
+                        out.append(_Candidate(key, start, end, dis, 1, (key,)))
             # A brand glued to a model number or a word: "Rolex2024", "rolex2024new", "Crocsclog".
             glued = _glued_parts(tok.text)
             if glued:
@@ -460,18 +477,6 @@ class TermIndex:
                 rest = _glued_rest(tok.text, key)
                 if rest and len(rest) >= 3 and rest.isalpha() and self._is_glue_word(rest):
                     out.append(_Candidate(key, tok.start, tok.end, set(tok.disguises), 1, (key,)))
-            # Capitals mark where glued words begin ("ZebaoliBarista", "QixinNano"), and
-            # a short model code may follow a name in capitals ("NUOWALAIL3").
-            pieces = _CAMEL.findall(doc.original[tok.start : tok.end])
-            m = _CODE_TAIL.match(tok.text)
-            if m:
-                pieces.append(m.group(1))
-            if len(pieces) > 1 or m:
-                for piece in pieces:
-                    key = compact(piece)
-                    if key in self.exact and key != tok.text:
-                        dis = set(tok.disguises) - {LEET}
-                        out.append(_Candidate(key, tok.start, tok.end, dis, 1, (key,)))
         # Token n-grams: multi-word brands written together or apart, brands split up.
         for n in range(2, self.max_ngram + 1):
             for i in range(len(latin) - n + 1):

@@ -583,3 +583,11 @@ def test_ordinary_word_typo_with_a_replica_cue_goes_to_review(tmp_path: Path) ->
     a = m.assess(listing("Sale zip around wallet leather 1:1 replica", 100))
     assert a.verdict != "clear" and a.mark_id == "zentoria", details(a)
     assert m.assess(listing("Sale hiking boots 1:1 replica", 100)).verdict == "clear"
+
+
+def test_model_glued_to_the_brand_in_camel_case_names_the_product(tmp_path: Path) -> None:
+    path = tmp_path / "markwatch.yaml"
+    path.write_text(MODEL_CLIENT, encoding="utf-8")
+    m = Matcher(load_client(path), images=False)
+    a = m.assess(listing("95新ZentoriaLune 钱包 同城可面交", 2500, "CNY"))
+    assert a.verdict == "clear" and a.product_id == "zentoria-lune", details(a)

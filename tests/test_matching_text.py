@@ -710,3 +710,11 @@ def test_short_chinese_name_across_other_words_is_an_ordinary_reading() -> None:
     assert hit.kind == "chinese" and hit.ordinary
     hit = index.find("家和 电饭煲 4L 智能")["jiahe"]
     assert hit.kind == "chinese" and not hit.ordinary
+
+
+def test_name_glued_in_camel_case_is_quoted_alone() -> None:
+    index = TermIndex([("zormandi", ["Zormandi"]), ("hooge", ["胡格"])])
+    assert index.find("95新ZormandiLumen Q 石英表")["zormandi"].quote == "Zormandi"
+    # Mixed pinyin glued to a capitalised word
+    assert index.find("胡gePowerCore 20000 充电宝")["hooge"].quote == "胡ge"
+    assert "hooge" not in index.find("胡gepower 充电宝")
