@@ -43,7 +43,8 @@ _RESALE = _folded(
     r"|refurbished|open[\s-]+box|ex[\s-]?display|ex[\s-]?demo|preowned|preloved|pre[\s-]?worn"
     r"|worn\s+(?:once|twice|only\s+once|a\s+few\s+times)|(?:barely|lightly|hardly|gently)\s+worn"
     # Consumables resold part-used: "80% left", "half used", "swatched once".
-    r"|half[\s-]+used|tried\s+(?:once|twice)|swatched)\b"
+    r"|half[\s-]+used|tried\s+(?:once|twice)|swatched"
+    r"|(?:excellent|very\s+good|good|mint|fair)\s+(?:used\s+)?condition|used\s+with\s+(?:receipt|box|tags?))\b"
     r"|\b\d{1,2}\s?%\s+(?:left|full|remaining)\b"
     r"|\bb[\s-]?stock\b"
     # Other languages (read folded: accents dropped, Cyrillic look-alikes as Latin).
@@ -55,7 +56,7 @@ _RESALE = _folded(
     r"|二手|已拆封|余量|试用过|闲置|閒置|自用|中古|转让|仅试穿|只穿过一次|穿过一次|用过一次|[0-9一二三四五六七八九十]成新|9[0-9]新|99新|(?:九五|九九|九八|八五)新",
 )
 _NOT_RESALE = re.compile(
-    r"\b(?:widely|commonly|most|often|can be|be|is|are|easy to be)\s+used\b|\bused\s+(?:for|to|in|with|by|as)\b"
+    r"\b(?:widely|commonly|most|often|can be|be|is|are|easy to be)\s+used\b|\bused\s+(?:for|to|in|by|as|with(?!\s+(?:receipt|box|tags?)))\b"
 )
 _NOMINATIVE_BEFORE = re.compile(
     r"(?:\b(?:compatible|compatibility|fits?|fit for|replacement|replace|replaces|works|working|suitable|designed|made|"
@@ -104,6 +105,10 @@ _ACCESSORY = re.compile(
     r"replacement parts?|spare parts?|"
     r"accessories)\b"
     r"|保护套|保护壳|保护膜|钢化膜|贴膜|表带|腕带|耳机套|耳套|耳帽|收纳包|收纳盒|防尘袋|挂绳|配件"
+)
+_MATERIAL_BEFORE = re.compile(
+    r"\b(?:leather|steel|metal|chain|mesh|silicone|rubber|nylon|canvas|ceramic|titanium|"
+    r"gold|silver|fabric|suede)\s+$"
 )
 _INCLUDED = re.compile(r"\b(?:with|w/|incl|including|includes|plus|and)\b|[+&]|送|含|附|带")
 
@@ -345,6 +350,14 @@ def accessory(text: str, start: int, end: int, goods: MarkGoods) -> str | None:
         if singular(word.split()[-1]) in own:  # the head noun: "dust bag" is a bag
             continue
         if _INCLUDED.search(after[: m.start()]):
+            return None
+        # The device named before its part, the part described by its material: "X
+        # Dress Watch Automatic Leather Strap" is a watch on a leather strap, while "X
+        # Watch Strap" or "X knife magnetic blade guard" is the accessory.
+        before = after[: m.start()]
+        if _MATERIAL_BEFORE.search(before) and any(
+            k.search(before) for k in goods.keyword_patterns
+        ):
             return None
         rest = after[m.end() :]
         if any(p.search(rest) for p in goods.keyword_patterns):

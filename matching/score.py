@@ -371,13 +371,15 @@ class Matcher:
             if (
                 check is not None
                 and hit is not None
-                and hit.ordinary
+                and (hit.ordinary or (hit.kind == "fuzzy" and not hit.disguises))
                 and fit == FIT_UNKNOWN
                 and not named_score
+                and not cues
             ):
-                # A brand that is an ordinary word ("Summit"), on goods that cannot be
-                # told and with no word of its products, may be that word (a summit
-                # coin): the mark's typical price says nothing about such goods.
+                # A brand that is an ordinary word ("Summit"), or a word one or two
+                # letters from it ("Trova pasta maker"), on goods that cannot be told
+                # and with no word of its products, may be just that word: the mark's
+                # typical price says nothing about such goods.
                 check = None
             if check is not None:
                 ratio = check.ratio

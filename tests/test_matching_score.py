@@ -591,3 +591,14 @@ def test_model_glued_to_the_brand_in_camel_case_names_the_product(tmp_path: Path
     m = Matcher(load_client(path), images=False)
     a = m.assess(listing("95新ZentoriaLune 钱包 同城可面交", 2500, "CNY"))
     assert a.verdict == "clear" and a.product_id == "zentoria-lune", details(a)
+
+
+def test_unknown_goods_under_a_near_brand_word_are_not_priced(tmp_path: Path) -> None:
+    path = tmp_path / "markwatch.yaml"
+    path.write_text(MODEL_CLIENT, encoding="utf-8")
+    m = Matcher(load_client(path), images=False)
+    # One letter from Zentoria, goods the lexicon cannot tell: the price says nothing.
+    a = m.assess(listing("Zentorie Italian pasta maker machine", 20))
+    assert a.verdict == "clear" and "price" not in [s.kind for s in a.signals], details(a)
+    # The same word on the mark's goods still counts.
+    assert m.assess(listing("Zentorie zip wallet leather", 20)).verdict != "clear"

@@ -718,3 +718,25 @@ def test_name_glued_in_camel_case_is_quoted_alone() -> None:
     # Mixed pinyin glued to a capitalised word
     assert index.find("胡gePowerCore 20000 充电宝")["hooge"].quote == "胡ge"
     assert "hooge" not in index.find("胡gepower 充电宝")
+
+
+def test_part_named_after_the_device_it_belongs_to_is_no_accessory() -> None:
+    from matching.context import MarkGoods, accessory, default_lexicon
+
+    mark = type("Mark", (), {"id": "m", "keywords": ["watch"], "classes": [14]})()
+    goods = MarkGoods.build(mark, [], default_lexicon())
+    for title, fits in [
+        ("Sable Solstice Dress Watch Automatic Leather Strap", False),  # a watch with its strap
+        ("Sable Solstice Watch Strap 20mm", True),  # a strap for the watch
+        ("Sable watch magnetic screen protector", True),
+    ]:
+        assert bool(accessory(title, 0, 5, goods)) is fits, title
+
+
+@pytest.mark.parametrize(
+    "text", ["Excellent condition Sable K87 keyboard", "Sable Mira wallet Used With Receipt"]
+)
+def test_condition_and_receipt_wordings_are_resale(text: str) -> None:
+    from matching.context import resale_marker
+
+    assert resale_marker(text)
