@@ -106,6 +106,10 @@ _ACCESSORY = re.compile(
     r"accessories)\b"
     r"|保护套|保护壳|保护膜|钢化膜|贴膜|表带|腕带|耳机套|耳套|耳帽|收纳包|收纳盒|防尘袋|挂绳|配件"
 )
+# Goods named with "case" that are no protective case: luggage, pencil and make-up cases.
+_CASE_GOODS = re.compile(
+    r"\b(?:trolley|cabin|luggage|carry[\s-]?on|pencil|cosmetic|makeup|vanity|brief)\s+cases?$"
+)
 _MATERIAL_BEFORE = re.compile(
     r"\b(?:leather|steel|metal|chain|mesh|silicone|rubber|nylon|canvas|ceramic|titanium|"
     r"gold|silver|fabric|suede)\s+$"
@@ -349,6 +353,8 @@ def accessory(text: str, start: int, end: int, goods: MarkGoods) -> str | None:
         word = m.group().strip()
         if singular(word.split()[-1]) in own:  # the head noun: "dust bag" is a bag
             continue
+        if _CASE_GOODS.search(after[: m.end()]):
+            continue  # a trolley case is luggage, not a case for it
         if _INCLUDED.search(after[: m.start()]):
             return None
         # The device named before its part, the part described by its material: "X

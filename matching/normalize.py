@@ -279,21 +279,28 @@ def is_letter_gap(
     )
 
 
+def _spelled_char(tok: Token) -> bool:
+    """A letter written apart, or a digit or symbol standing for one (M.3.R.I.D.E.X)."""
+    return len(tok.text) == 1 and (tok.text.isalpha() or tok.text in _LEET)
+
+
 def _join_spelled(tokens: list[Token], text: str) -> list[Token]:
-    """Join runs of three or more single letters written apart: N.I.K.E, C A N O N."""
+    """Join runs of three or more single letters written apart: N.I.K.E, C A N O N, and
+    with leetspeak, $ U M M 1 7 (read later through _leet_forms)."""
     out: list[Token] = []
     i = 0
     while i < len(tokens):
         j = i
         while (
             j + 1 < len(tokens)
-            and len(tokens[j].text) == 1
-            and len(tokens[j + 1].text) == 1
-            and tokens[j].text.isalpha()
-            and tokens[j + 1].text.isalpha()
+            and _spelled_char(tokens[j])
+            and _spelled_char(tokens[j + 1])
             and is_letter_gap(_gap(text, tokens[j], tokens[j + 1]))
         ):
             j += 1
+        # at least two letters: "1 2 3" or "3 x 4" are numbers
+        while j - i >= 2 and sum(t.text.isalpha() for t in tokens[i : j + 1]) < 2:
+            j -= 1
         if j - i >= 2:
             run = tokens[i : j + 1]
             joined = Token("".join(t.text for t in run), run[0].start, run[-1].end, {SPACED})

@@ -378,10 +378,10 @@ class TermIndex:
         self.max_ngram = min(6, max([4] + [len(p) for _, _, _, p in self.cjk_pinyin]))
 
     def _ordinary(self, term: Term) -> bool:
-        """Whether a Latin term is one ordinary English word ("Summit"). A phrase of
-        ordinary words ("Blue Harbor") seldom occurs by chance, so it is not."""
+        """Whether a Latin term is made of ordinary English words ("Summit", "Blue
+        Heron"): written plainly it may mean just those words (a great blue heron)."""
         words = re.findall(r"[a-z]+", fold(term.term))
-        return len(words) == 1 and term.key.isalpha() and self._is_word(words[0])
+        return bool(words) and term.key.isalpha() and all(self._is_word(w) for w in words)
 
     def _is_word(self, text: str) -> bool:
         """An English word, or the plural of one ("shoes")."""

@@ -630,10 +630,10 @@ def test_camel_case_pieces_only_count_as_whole_names(index: TermIndex) -> None:
 
 
 def test_ampersand_written_as_and_is_a_weaker_reading() -> None:
-    index = TermIndex([("mosspine", ["Moss & Pine"])])
-    hit = index.find("Moss and Pine reed diffuser set")["mosspine"]
+    index = TermIndex([("zeppalunix", ["Zeppa & Lunix"])])
+    hit = index.find("Zeppa and Lunix reed diffuser set")["zeppalunix"]
     assert hit.kind == "exact" and hit.ordinary  # counts on the mark's own goods only
-    assert not index.find("Moss & Pine candle")["mosspine"].ordinary
+    assert not index.find("Zeppa & Lunix candle")["zeppalunix"].ordinary
 
 
 def test_cyrillic_letters_borrowed_from_latin() -> None:
@@ -740,3 +740,35 @@ def test_condition_and_receipt_wordings_are_resale(text: str) -> None:
     from matching.context import resale_marker
 
     assert resale_marker(text)
+
+
+@pytest.mark.parametrize(
+    ("title", "mark"),
+    [("$ U M M 1 7 double layer tent", "summit"), ("M.3.R.I.D.E.X diver watch", "meridex")],
+)
+def test_leetspeak_letters_written_apart(title: str, mark: str) -> None:
+    index = TermIndex([("summit", ["Summit"]), ("meridex", ["Meridex"])])
+    hit = index.find(title)[mark]
+    assert {"leetspeak", "letters written apart"} <= hit.disguises, hit
+
+
+def test_numbers_written_apart_are_no_name() -> None:
+    assert [t.text for t in analyse("1 2 3 4 5 stickers").tokens][:2] == ["1", "2"]
+    index = TermIndex([("summit", ["Summit"])])
+    assert index.find("Size 3 x 4 m tarp 1 2 3") == {}
+
+
+def test_a_luggage_case_is_no_accessory() -> None:
+    from matching.context import MarkGoods, accessory, default_lexicon
+
+    mark = type("Mark", (), {"id": "m", "keywords": ["suitcase"], "classes": [18]})()
+    goods = MarkGoods.build(mark, [], default_lexicon())
+    title = "Tarvo Roller 28 Silent Wheels Trolley Case"
+    assert accessory(title, 0, 5, goods) is None
+    assert accessory("Tarvo Roller 28 protective cover case", 0, 5, goods)
+
+
+def test_brand_of_ordinary_words_is_an_ordinary_reading() -> None:
+    index = TermIndex([("heron", ["Blue Heron"]), ("zyvo", ["Zyvo"])])
+    assert index.find("Great Blue Heron metal garden stake")["heron"].ordinary
+    assert not index.find("Zyvo Boom 2 speaker")["zyvo"].ordinary
