@@ -16,6 +16,7 @@ from matching.normalize import fold
 _WORD = re.compile(r"[a-z0-9]+")
 _PARTS = re.compile(r"[a-z]+|[0-9]+")
 _CAMEL_EDGE = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_AFTER_BRAND = re.compile(r"[\s\-:|/\u3400-\u9fff]*([a-z0-9]+)")
 _COMMON = {
     "the",
     "and",
@@ -129,8 +130,9 @@ class PriceIndex:
             score = sum(2 if any(ch.isdigit() for ch in w) else 1 for w in pwords & words)
             if score > best_score:
                 best, best_score = p, score
-        first = _WORD.match(fold(after_brand).lstrip(" -:|/"))
-        model = self.models.get(mark_id, {}).get(first.group()) if first else None
+        # the first Latin word after the brand, past its Chinese name ("Acme艾克米 Lune")
+        first = _AFTER_BRAND.match(fold(after_brand))
+        model = self.models.get(mark_id, {}).get(first.group(1)) if first else None
         if model is not None and best_score < 2:
             best, best_score = model, 2
         return best, best_score

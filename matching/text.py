@@ -244,7 +244,7 @@ _GLUED_TAIL = re.compile(r"(?<=\d{2})[a-z]+$")  # "vyra" in "2025vyra"
 _HIDING = {MASKED, HOMOGLYPH, ZERO_WIDTH, LEET}
 # Words glued in camel case: "Barista" in "ZebaoliBarista", "JIAMEILE" in "JIAMEILERice".
 _CAMEL = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|\b|[^A-Za-z])|[A-Z]?[a-z]+|[A-Z]+")
-_CODE_TAIL = re.compile(r"^([a-z]{4,})[a-z]\d{1,3}$")  # a name and a model code: nuowalai + l3
+_CODE_TAIL = re.compile(r"^([a-z]{5,})\d{1,4}$")  # a name and a model code: nuowalai + l3
 _RANK = {"exact": 0, "chinese": 0, "disguised": 1, "pinyin": 1, "fuzzy": 2}
 
 
@@ -449,7 +449,9 @@ class TermIndex:
             ]
             m = _CODE_TAIL.match(tok.text)
             if m:
-                pieces.append((m.group(1), tok.start, tok.end))
+                # the name before a model code of one to three letters and digits
+                base = m.group(1)
+                pieces += [(base[: len(base) - k], tok.start, tok.end) for k in range(3)]
             if len(pieces) > 1 or m:
                 for piece, start, end in pieces:
                     key = compact(piece)
@@ -601,8 +603,7 @@ class TermIndex:
                 elif (
                     len(term.key) > 1
                     and term.key not in simple
-                    and term.key in joined
-                    and _chinese_name_at(joined, term.key)[1]
+                    and term.key in joined  # written apart on purpose: 胡 格
                 ):
                     offer(
                         TextHit(

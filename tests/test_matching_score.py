@@ -602,3 +602,13 @@ def test_unknown_goods_under_a_near_brand_word_are_not_priced(tmp_path: Path) ->
     assert a.verdict == "clear" and "price" not in [s.kind for s in a.signals], details(a)
     # The same word on the mark's goods still counts.
     assert m.assess(listing("Zentorie zip wallet leather", 20)).verdict != "clear"
+
+
+def test_model_word_after_the_brands_chinese_name(tmp_path: Path) -> None:
+    path = tmp_path / "markwatch.yaml"
+    path.write_text(
+        MODEL_CLIENT.replace("terms: [Zentoria]", "terms: [Zentoria, 赞托利]"), encoding="utf-8"
+    )
+    m = Matcher(load_client(path), images=False)
+    a = m.assess(listing("闲置 Zentoria赞托利 Lune 钱包 同城可面交", 2500, "CNY"))
+    assert a.product_id == "zentoria-lune" and a.verdict == "clear", details(a)

@@ -772,3 +772,10 @@ def test_brand_of_ordinary_words_is_an_ordinary_reading() -> None:
     index = TermIndex([("heron", ["Blue Heron"]), ("zyvo", ["Zyvo"])])
     assert index.find("Great Blue Heron metal garden stake")["heron"].ordinary
     assert not index.find("Zyvo Boom 2 speaker")["zyvo"].ordinary
+
+
+def test_more_pinyin_and_spacing_writings() -> None:
+    index = TermIndex([("jiahe", ["家和"]), ("hooge", ["胡格"])])
+    assert index.find("炒锅 JIAHEMF32 送礼")["jiahe"].kind == "pinyin"  # name + letters and digits
+    # Written apart on purpose, whatever the words around it.
+    assert index.find("入耳式限时特价 胡 格 网红同款 蓝牙耳机")["hooge"].kind == "disguised"
