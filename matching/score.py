@@ -28,7 +28,9 @@ verdict: not for authorised sellers, and not when the text alone already reaches
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import threading
 from dataclasses import dataclass, field, replace
 
@@ -102,6 +104,7 @@ class _MarkCase:
     product_id: str | None = None
     named: bool = False  # the text names this mark exactly (any script or disguise)
     fit: int = FIT_UNKNOWN
+    fits_it: bool = False  # named only as what the goods fit ("case for X")
 
 
 class Matcher:
@@ -157,7 +160,7 @@ class Matcher:
 
     # ------------------------------------------------------------------ assess
     def assess(self, listing: ListingInput) -> Assessment:
-        listing = _within_limits(listing)
+        listing = _readable(_within_limits(listing))
         title = listing.title or ""
         desc = listing.description or ""
         full = f"{title}\n{desc}" if desc else title
@@ -233,7 +236,10 @@ class Matcher:
                 cues_signal.score = 0.0
             return Assessment(listing.id, 0.0, "clear", None, signals)
 
-        best = max(cases, key=lambda c: c.score)
+        # A mark named as what the goods fit ("Acme case for Zeta Nova 12") is not the
+        # mark the listing offers when another of the client's marks is named too.
+        offered = [c for c in cases if not c.fits_it and self.verdict(c.score) != "clear"]
+        best = max(offered or cases, key=lambda c: c.score)
         score = best.score
         signals = list(best.signals)
         if authorised:
@@ -331,7 +337,7 @@ class Matcher:
                 if fit >= FIT_CLASS:
                     suspicion.append(TYPO)
             elif hit.kind == "disguised" or (
-                hit.kind == "fuzzy" and hit.disguises - {"same-sounding characters"}
+                hit.kind == "fuzzy" and hit.disguises - {"same-sounding characters", "accents"}
             ):
                 suspicion.append(DISGUISE)
             elif hit.kind == "fuzzy" and not hit.is_word:
@@ -352,12 +358,13 @@ class Matcher:
         )
 
         nominal = None
-        if hit is not None and not cues and not style:
+        if hit is not None:
             # The hit's offsets are in the text it was found in.
             source = (listing.description or "") if in_desc else listing.title
-            nominal = nominative(source, hit.start, hit.end) or accessory(
-                source, hit.start, hit.end, mark_goods
-            )
+            fits = nominative(source, hit.start, hit.end)
+            case.fits_it = bool(fits)
+            if not cues and not style:
+                nominal = fits or accessory(source, hit.start, hit.end, mark_goods)
         ratio = None
         if fit != FIT_OTHER or hit is None or image_signals:
             check = self.prices.check(
@@ -371,7 +378,8 @@ class Matcher:
             if (
                 check is not None
                 and hit is not None
-                and (hit.ordinary or (hit.kind == "fuzzy" and not hit.disguises))
+                # (accents alone are how other languages write: Brisolé)
+                and (hit.ordinary or (hit.kind == "fuzzy" and not hit.disguises - {"accents"}))
                 and fit == FIT_UNKNOWN
                 and not named_score
                 and not cues
@@ -460,6 +468,23 @@ class Matcher:
 
 _CACHE: dict[int, tuple[object, Matcher]] = {}
 _LOCK = threading.Lock()
+
+
+_BREAK_TAG = re.compile(r"<\s*/?\s*(?:br|p|div|li|tr|td|h\d)\b[^<>]{0,60}>", re.IGNORECASE)
+_INLINE_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*\b[^<>]{0,60}>")
+
+
+def _readable(listing: ListingInput) -> ListingInput:
+    """The listing's texts as a shopper reads them: HTML entities decoded and markup
+    removed, so that "Q&#117;enzo" or "Ark<b>helm</b>" is the name it shows."""
+    clean = {}
+    for name in ("title", "description", "seller_name"):
+        text = getattr(listing, name)
+        if text and ("&" in text or "<" in text):
+            plain = html.unescape(_INLINE_TAG.sub("", _BREAK_TAG.sub(" ", text)))
+            if plain != text:
+                clean[name] = plain
+    return replace(listing, **clean) if clean else listing
 
 
 def _within_limits(listing: ListingInput) -> ListingInput:

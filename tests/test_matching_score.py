@@ -612,3 +612,21 @@ def test_model_word_after_the_brands_chinese_name(tmp_path: Path) -> None:
     m = Matcher(load_client(path), images=False)
     a = m.assess(listing("闲置 Zentoria赞托利 Lune 钱包 同城可面交", 2500, "CNY"))
     assert a.product_id == "zentoria-lune" and a.verdict == "clear", details(a)
+
+
+def test_the_mark_offered_not_the_one_its_goods_fit(tmp_path: Path) -> None:
+    m = Matcher(make_client(tmp_path), images=False)
+    # Brand A's goods "for" brand B's named product, with a replica cue: B's product and
+    # price make B's case score higher, yet A is what is offered.
+    a = m.assess(listing("ACME gamepad for Dyson V15 Detect 1:1 replica", 50))
+    assert a.verdict == "counterfeit" and a.mark_id == "acme", details(a)
+    # When the goods are not the other mark's either, the fitted mark's case stands.
+    a = m.assess(listing("ACME wall mount for Dyson V15 Detect vacuum AAA mirror quality", 50))
+    assert a.verdict == "counterfeit" and a.mark_id == "dyson", details(a)
+
+
+def test_markup_and_entities_are_read_as_shown(tmp_path: Path) -> None:
+    m = Matcher(make_client(tmp_path), images=False)
+    for title in ("Dy&#115;on V15 vacuum 1:1", "Dy<b>son</b> V15 vacuum 1:1"):
+        a = m.assess(listing(title, 50))
+        assert a.mark_id == "dyson" and a.verdict == "counterfeit", (title, details(a))
