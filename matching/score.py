@@ -64,6 +64,10 @@ STYLE = 0.85
 DISGUISE = 0.75
 TYPO = 0.5
 SELLER = 0.5
+# How surely a seller's name posing as the brand ("Acme Outlet") invokes it when the
+# title and description do not name it: with a price far below MSRP or a cue it goes to
+# review, on its own it stays clear.
+SELLER_INVOKE = 0.5
 NO_PRICE = 0.25
 ORDINARY_SPLIT = 0.5
 WORD_WITH_CUE = 0.55  # strength of a typo that is an ordinary word, backed by a replica cue
@@ -414,6 +418,10 @@ class Matcher:
         if seller_hit and seller_hit[0] == mark_id:
             suspicion.append(SELLER)
             case.signals.append(Signal("seller", SELLER, seller_hit[1], mark_id))
+            if hit is None and fit >= FIT_CLASS:
+                # No brand in the texts, but a seller posing as the brand offers the
+                # mark's kind of goods: the shop's name is what invokes the brand.
+                invoke = SELLER_INVOKE * _INVOKE_EXACT[fit]
 
         image_score = 0.0
         for s in image_signals:

@@ -630,3 +630,16 @@ def test_markup_and_entities_are_read_as_shown(tmp_path: Path) -> None:
     for title in ("Dy&#115;on V15 vacuum 1:1", "Dy<b>son</b> V15 vacuum 1:1"):
         a = m.assess(listing(title, 50))
         assert a.mark_id == "dyson" and a.verdict == "counterfeit", (title, details(a))
+
+
+def test_seller_posing_as_the_brand_invokes_it_without_the_name_in_the_title(
+    tmp_path: Path,
+) -> None:
+    m = Matcher(make_client(tmp_path), images=False)
+    cheap = listing("Cordless stick vacuum cleaner 150AW", 35, seller_name="Dyson Outlet Store")
+    a = m.assess(cheap)
+    assert a.verdict == "review" and a.mark_id == "dyson", details(a)
+    # At a fair price, or from a shop with an ordinary name, it stays clear.
+    fair = listing("Cordless stick vacuum cleaner 150AW", 650, seller_name="Dyson Outlet Store")
+    assert m.assess(fair).verdict == "clear"
+    assert m.assess(listing("Cordless stick vacuum cleaner 150AW", 35)).verdict == "clear"
