@@ -100,7 +100,8 @@ def _parse(
             continue
         try:
             # A byte-order mark (files saved by spreadsheet tools) is not part of the JSON.
-            text = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            # (without its line break, so that an error's column is on this line)
+            text = raw.decode("utf-8-sig" if n == 1 else "utf-8").rstrip("\r\n")
             data = json.loads(text)
             if not isinstance(data, dict):
                 raise ValueError("expected a JSON object")

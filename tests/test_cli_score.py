@@ -43,7 +43,7 @@ def test_scores_in_order_and_skips_bad_lines(tmp_path: Path) -> None:
     (tmp_path / "markwatch.yaml").write_text(CLIENT, encoding="utf-8")
     lines = [
         json.dumps({"id": "a", "title": "Dyson V15 vacuum 1:1 replica", "price": 90}),
-        "{not json",
+        '{"id": "t", "title": "cut off here"',
         json.dumps({"id": "b", "title": "Ceramic flower pot"}),
         json.dumps({"title": "no id here"}),
         json.dumps(
@@ -61,6 +61,7 @@ def test_scores_in_order_and_skips_bad_lines(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert "in.jsonl:2:" in res.stderr and "invalid JSON" in res.stderr
+    assert "at column 36" in res.stderr  # where the line is cut, not on a next line
     assert "in.jsonl:4:" in res.stderr and "'id'" in res.stderr
     out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in out] == ["a", "b", "c"]
