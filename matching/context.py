@@ -291,7 +291,13 @@ def nominative(text: str, start: int, end: int | None = None) -> str | None:
     before_all = fold(text[:start])
     found = list(_COMPATIBLE.finditer(before_all))
     if found and len(before_all) - found[-1].end() <= _COMPATIBLE_REACH:
-        return found[-1].group().strip()
+        last = found[-1]
+        # "Induction compatible Chinese wok X": goods between say what is compatible
+        if not (
+            last.group().strip() == "compatible"
+            and default_lexicon().goods(before_all[last.end() :]).concepts
+        ):
+            return last.group().strip()
     if end is not None:
         after = fold(text[end : end + 30])
         m = _NOMINATIVE_AFTER.match(after)

@@ -54,9 +54,14 @@ MASKS = frozenset("*·•∙⋅・_●○◯■□◆◇×✕✖※")
 # separators too: "K★E★L★S★O", "薇❤拉", and so do dashes ("K – E – L"). Sentence
 # punctuation (，。, ?) does not.
 _GAP_CATEGORIES = {"So", "Sm", "Sk", "Mn", "Cf", "Zs", "Pd"}
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# Chinese characters, and Japanese kana, which are words of their own too: a name glued
+# between kana (スーパーコピーFyro7スマートバンド) is a word apart.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 _BARRED = re.compile(r"[^|](?:\|[^|]){2,}")
-_TOKEN = re.compile(r"(?:[^\W_\u3400-\u9fff\uf900-\ufaff]|[@$|!])+|[\u3400-\u9fff\uf900-\ufaff]+")
+_TOKEN = re.compile(
+    r"(?:[^\W_\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[@$|!])+"
+    r"|[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+"
+)
 _LETTER_NAME = re.compile(
     r"^LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL |DOTLESS |SCRIPT |TURNED )?([A-Z])\b"
 )

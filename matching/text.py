@@ -92,10 +92,11 @@ def _chinese_name_at(text: str, name: str) -> tuple[int, bool]:
     (jieba); where no occurrence begins and ends at word edges, the name may be those
     other words, and is read as an ordinary word that needs the mark's goods to count
     (segmenting is not sure either: 乐高科技 reads 乐/高科技, "high tech"). A name of
-    four characters or more stands alone anywhere.
+    three characters or more stands alone anywhere: segmenting splits unknown names of
+    that length too often (速发家美乐 reads 速/发家/美乐).
     """
     pos = text.find(name)
-    if pos < 0 or len(name) >= 4:
+    if pos < 0 or len(name) >= 3:
         return pos, True
     try:
         import jieba

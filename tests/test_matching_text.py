@@ -779,3 +779,19 @@ def test_more_pinyin_and_spacing_writings() -> None:
     assert index.find("炒锅 JIAHEMF32 送礼")["jiahe"].kind == "pinyin"  # name + letters and digits
     # Written apart on purpose, whatever the words around it.
     assert index.find("入耳式限时特价 胡 格 网红同款 蓝牙耳机")["hooge"].kind == "disguised"
+
+
+def test_name_glued_between_japanese_kana(index: TermIndex) -> None:
+    hit = index.find("送料無料スーパーコピーDysonスティック掃除機")["dyson"]
+    assert hit.kind == "exact" and not hit.disguises
+
+
+def test_compatible_before_goods_before_the_brand_is_not_nominative() -> None:
+    from matching.context import nominative
+
+    text = "Best Seller Induction Compatible Chinese Wok Sable Flat Bottom"
+    i = text.index("Sable")
+    assert nominative(text, i, i + 5) is None
+    text = "Case compatible with Sable X2"
+    i = text.index("Sable")
+    assert nominative(text, i, i + 5)
