@@ -29,6 +29,17 @@ def to_traditional(text: str) -> str:
     return _converter("s2t").convert(text)
 
 
+def segment(text: str, hmm: bool = True) -> list[str]:
+    """The words of a Chinese text in order (jieba); `hmm=False` keeps to the words of
+    its dictionary, without guessing new ones."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.lcut(text, HMM=hmm)
+
+
 def script_forms(term: str) -> set[str]:
     """The term in simplified and traditional script (folded, without spaces)."""
     base = compact(term)

@@ -166,7 +166,7 @@ class GoodsLexicon:
                 g.concepts.add(concept)
                 g.words.append(w)
         if _CJK.search(folded):
-            from matching.chinese import to_simplified
+            from matching.chinese import segment, to_simplified
 
             simple = to_simplified(folded)
             words: set[str] | None = None
@@ -177,7 +177,7 @@ class GoodsLexicon:
                     # One character is a goods word only as a word of its own
                     # (包 is a bag, 包邮 is free shipping): ask the segmenter.
                     if words is None:
-                        words = _segment(simple)
+                        words = {w for w in segment(simple) if w.strip()}
                     # Chinese compounds end in their head noun: 运动袜 is a sock, 包邮 is not a bag.
                     heads = [x for x in words if x.endswith(w) and len(x) <= 4]
                     if not heads:
@@ -193,16 +193,6 @@ class GoodsLexicon:
         for c in g.concepts:
             g.classes |= self.classes[c]
         return g
-
-
-def _segment(text: str) -> set[str]:
-    """Chinese words of a text (jieba), for one-character goods words."""
-    import logging
-
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    return {w for w in jieba.lcut(text) if w.strip()}
 
 
 def singular(word: str) -> str:

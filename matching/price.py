@@ -142,10 +142,11 @@ class PriceIndex:
         mark_id: str,
         price: float | None,
         currency: str | None,
-        text: str,
         concepts: set[str],
-        after_brand: str = "",
+        named: tuple[object | None, int],
     ) -> PriceCheck | None:
+        """The listing's price against the MSRP of the product it names (`named`, from
+        `product_for`), or else of the mark's products of its goods (`concepts`)."""
         if price is None or price <= 0:
             return None
         products = [t for t in self.by_mark.get(mark_id, []) if t[2]]
@@ -156,7 +157,7 @@ class PriceIndex:
         if listing is None:
             return None
         shown = f"{price:.2f} {(currency or self.rates.base).upper()}"
-        product, sure = self.product_for(mark_id, text, after_brand)
+        product, sure = named
         if product is None or not product.msrp or sure < 2:
             # No product named: compare with the typical (median) MSRP of the mark's
             # products of the same goods; goods unlike every product give no evidence.

@@ -295,25 +295,21 @@ class Matcher:
         case = _MarkCase(mark_id)
         mark_goods = self.goods[mark_id]
         fit, fit_detail = mark_goods.fit(full, goods)
-        after_brand = ""
-        if hit_info is not None:
-            found, in_desc = hit_info
-            source = (listing.description or "") if in_desc else listing.title
-            after_brand = source[found.end : found.end + 40]
-        named, named_score = self.prices.product_for(mark_id, full)
-        if named_score < 2 and fit != FIT_OTHER:
-            # A model word after the brand names the product too, unless the goods are
-            # known to be others ("Acme One size hat" is no Acme One headphones).
-            named, named_score = self.prices.product_for(mark_id, full, after_brand)
-        if named is not None and named_score >= 2 and fit < FIT_KEYWORD and hit_info is not None:
+        hit: TextHit | None
+        hit, in_desc = hit_info if hit_info is not None else (None, False)
+        # The hit's offsets are in the text it was found in.
+        source = (listing.description or "") if in_desc else listing.title
+        # A model word after the brand names the product too, unless the goods are known
+        # to be others ("Acme One size hat" is no Acme One headphones).
+        after_brand = source[hit.end : hit.end + 40] if hit and fit != FIT_OTHER else ""
+        named, named_score = self.prices.product_for(mark_id, full, after_brand)
+        if named is not None and named_score >= 2 and fit < FIT_KEYWORD and hit is not None:
             fit, fit_detail = FIT_KEYWORD, f"names the mark's product '{named.name}'"
         suspicion: list[float] = []
         invoke = 0.0
         strong_cue = any(c.strong for c in cues)
         style = None
-        hit: TextHit | None = None
-        if hit_info is not None:
-            hit, in_desc = hit_info
+        if hit is not None:
             strength = hit.strength
             if (
                 hit.kind == "fuzzy"
@@ -363,8 +359,6 @@ class Matcher:
 
         nominal = None
         if hit is not None:
-            # The hit's offsets are in the text it was found in.
-            source = (listing.description or "") if in_desc else listing.title
             fits = nominative(source, hit.start, hit.end)
             case.fits_it = bool(fits)
             if not cues and not style:
@@ -372,12 +366,7 @@ class Matcher:
         ratio = None
         if fit != FIT_OTHER or hit is None or image_signals:
             check = self.prices.check(
-                mark_id,
-                listing.price,
-                listing.currency,
-                full,
-                goods.concepts,
-                after_brand if fit != FIT_OTHER else "",
+                mark_id, listing.price, listing.currency, goods.concepts, (named, named_score)
             )
             if (
                 check is not None

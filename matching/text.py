@@ -98,20 +98,13 @@ def _chinese_name_at(text: str, name: str) -> tuple[int, bool]:
     pos = text.find(name)
     if pos < 0 or len(name) >= 3:
         return pos, True
-    try:
-        import jieba
-    except ImportError:
-        return pos, True
-    import logging
-
-    jieba.setLogLevel(logging.WARNING)
     for m in _CJK_RUN.finditer(text):
         run = m.group()
         at = run.find(name)
         if at < 0:
             continue
         edges, i = {0}, 0
-        for word in jieba.lcut(run, HMM=False):
+        for word in chinese.segment(run, hmm=False):
             i += len(word)
             edges.add(i)
         while at >= 0:
@@ -601,11 +594,7 @@ class TermIndex:
                             ordinary=not alone or common_chinese_word(term.key),
                         )
                     )
-                elif (
-                    len(term.key) > 1
-                    and term.key not in simple
-                    and term.key in joined  # written apart on purpose: 胡 格
-                ):
+                elif len(term.key) > 1 and term.key in joined:  # written apart: 胡 格
                     offer(
                         TextHit(
                             term.mark_id,

@@ -44,10 +44,15 @@ exchange_rates:
 """
 
 
-def make_client(tmp_path: Path, thresholds: str = ""):
+def make_client(tmp_path: Path, thresholds: str = "", text: str = CLIENT):
     path = tmp_path / "markwatch.yaml"
-    path.write_text(CLIENT.replace("{thresholds}", thresholds), encoding="utf-8")
+    path.write_text(text.replace("{thresholds}", thresholds), encoding="utf-8")
     return load_client(path)
+
+
+def text_matcher(tmp_path: Path, text: str) -> Matcher:
+    """A text-only matcher for the client file `text`."""
+    return Matcher(make_client(tmp_path, text=text), images=False)
 
 
 @pytest.fixture()
@@ -395,9 +400,7 @@ products:
 
 
 def test_brand_that_is_an_ordinary_word_needs_its_goods(tmp_path: Path) -> None:
-    path = tmp_path / "markwatch.yaml"
-    path.write_text(ORDINARY_CLIENT, encoding="utf-8")
-    m = Matcher(load_client(path), images=False)
+    m = text_matcher(tmp_path, ORDINARY_CLIENT)
     # The word in its own sense, on goods that cannot be told: a low price is no evidence.
     assert m.assess(listing("Meadow Flowers Commemorative Medal", 5)).verdict == "clear"
     # On the brand's goods the same price is.
@@ -407,9 +410,7 @@ def test_brand_that_is_an_ordinary_word_needs_its_goods(tmp_path: Path) -> None:
 
 
 def test_long_compound_written_as_its_words(tmp_path: Path) -> None:
-    path = tmp_path / "markwatch.yaml"
-    path.write_text(ORDINARY_CLIENT, encoding="utf-8")
-    m = Matcher(load_client(path), images=False)
+    m = text_matcher(tmp_path, ORDINARY_CLIENT)
     a = m.assess(listing("Stone Bridge cast iron teapot 1.2L", 25))
     assert a.verdict != "clear" and a.mark_id == "stonebridge"
     assert "words written apart" in details(a)
@@ -445,9 +446,7 @@ def test_fits_word_ending_the_title_is_nominative(matcher: Matcher) -> None:
 
 
 def test_accessory_word_among_the_marks_own_goods_is_not_nominative(tmp_path: Path) -> None:
-    path = tmp_path / "markwatch.yaml"
-    path.write_text(ORDINARY_CLIENT, encoding="utf-8")
-    m = Matcher(load_client(path), images=False)
+    m = text_matcher(tmp_path, ORDINARY_CLIENT)
     # A brand of sleeping bags sells bags: "dust bag" is its goods, not an accessory.
     assert m.assess(listing("Quorrin Dome dust bag", 8)).verdict != "clear"
     assert m.assess(listing("Quorrin Dome rain cover", 8)).verdict == "clear"
@@ -553,9 +552,7 @@ exchange_rates:
 
 
 def test_model_word_after_the_brand_names_the_product(tmp_path: Path) -> None:
-    path = tmp_path / "markwatch.yaml"
-    path.write_text(MODEL_CLIENT, encoding="utf-8")
-    m = Matcher(load_client(path), images=False)
+    m = text_matcher(tmp_path, MODEL_CLIENT)
     # Used, at 54 % of the Lune's MSRP: fair resale. Against the mark's median MSRP
     # (1,800 USD) it would look like a fake at 18 %.
     a = m.assess(listing("二手 Zentoria Lune 拉链长款钱包 多卡位", 2300, "CNY"))
@@ -569,14 +566,12 @@ def test_model_word_after_the_brand_names_the_product(tmp_path: Path) -> None:
 
 
 def test_ordinary_word_typo_with_a_replica_cue_goes_to_review(tmp_path: Path) -> None:
-    path = tmp_path / "markwatch.yaml"
-    path.write_text(
+    m = text_matcher(
+        tmp_path,
         MODEL_CLIENT.replace(
             "title: Zentoria\n    terms: [Zentoria]", "title: Sable\n    terms: [Sable]"
         ),
-        encoding="utf-8",
     )
-    m = Matcher(load_client(path), images=False)
     # "Sale" is one edit from Sable and an ordinary word: alone it says nothing,
     # on the mark's own goods with a replica cue it is worth a look.
     assert m.assess(listing("Sale zip around wallet leather", 100)).verdict == "clear"
@@ -586,17 +581,13 @@ def test_ordinary_word_typo_with_a_replica_cue_goes_to_review(tmp_path: Path) ->
 
 
 def test_model_glued_to_the_brand_in_camel_case_names_the_product(tmp_path: Path) -> None:
-    path = tmp_path / "markwatch.yaml"
-    path.write_text(MODEL_CLIENT, encoding="utf-8")
-    m = Matcher(load_client(path), images=False)
+    m = text_matcher(tmp_path, MODEL_CLIENT)
     a = m.assess(listing("95新ZentoriaLune 钱包 同城可面交", 2500, "CNY"))
     assert a.verdict == "clear" and a.product_id == "zentoria-lune", details(a)
 
 
 def test_unknown_goods_under_a_near_brand_word_are_not_priced(tmp_path: Path) -> None:
-    path = tmp_path / "markwatch.yaml"
-    path.write_text(MODEL_CLIENT, encoding="utf-8")
-    m = Matcher(load_client(path), images=False)
+    m = text_matcher(tmp_path, MODEL_CLIENT)
     # One letter from Zentoria, goods the lexicon cannot tell: the price says nothing.
     a = m.assess(listing("Zentorie Italian pasta maker machine", 20))
     assert a.verdict == "clear" and "price" not in [s.kind for s in a.signals], details(a)
@@ -605,11 +596,9 @@ def test_unknown_goods_under_a_near_brand_word_are_not_priced(tmp_path: Path) ->
 
 
 def test_model_word_after_the_brands_chinese_name(tmp_path: Path) -> None:
-    path = tmp_path / "markwatch.yaml"
-    path.write_text(
-        MODEL_CLIENT.replace("terms: [Zentoria]", "terms: [Zentoria, 赞托利]"), encoding="utf-8"
+    m = text_matcher(
+        tmp_path, MODEL_CLIENT.replace("terms: [Zentoria]", "terms: [Zentoria, 赞托利]")
     )
-    m = Matcher(load_client(path), images=False)
     a = m.assess(listing("闲置 Zentoria赞托利 Lune 钱包 同城可面交", 2500, "CNY"))
     assert a.product_id == "zentoria-lune" and a.verdict == "clear", details(a)
 
