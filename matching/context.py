@@ -182,10 +182,12 @@ class GoodsLexicon:
                     heads = [x for x in words if x.endswith(w) and len(x) <= 4]
                     if not heads:
                         continue
-                    if w not in heads and concept not in g.concepts:
-                        g.weak.add(concept)
-                        g.concepts.add(concept)
-                        g.words.append(w)
+                    if w not in heads:
+                        # only inside a longer word: a hint, however many there are
+                        if concept not in g.concepts:
+                            g.weak.add(concept)
+                            g.concepts.add(concept)
+                            g.words.append(w)
                         continue
                 g.weak.discard(concept)
                 g.concepts.add(concept)

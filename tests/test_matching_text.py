@@ -649,6 +649,9 @@ def test_one_character_inside_an_unknown_word_does_not_rule_goods_out() -> None:
     assert goods.concepts and goods.concepts == goods.weak
     goods = default_lexicon().goods("菜刀 家用")  # a knife, said in full
     assert goods.concepts and not goods.weak
+    # Two such hints of one kind are still hints: 运动袜 (sports socks), 底裤 (briefs).
+    goods = default_lexicon().goods("运动袜 打底裤")
+    assert goods.concepts == goods.weak == {"clothing"}
 
 
 @pytest.mark.parametrize(
